@@ -1,0 +1,282 @@
+//! One typed configuration, read from the environment (or flags) once at start.
+//! Setting names and defaults follow the first implementation so operators can
+//! move over unchanged; `PINCHWORK_NATS_PREFIX`, `PINCHWORK_RATE_LIMIT_ENABLED`,
+//! `PINCHWORK_WEBHOOK_ALLOW_PRIVATE` and the listen/pool settings are ours.
+
+use std::{fmt, str::FromStr, time::Duration};
+
+use clap::{Parser, builder::BoolishValueParser};
+
+/// Effective configuration of a Pinchwork process.
+#[derive(Clone, Parser)]
+#[command(name = "pinchwork", about = "Pinchwork service", version)]
+pub struct Config {
+    /// PostgreSQL connection string.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/pinchwork")]
+    pub database_url: String,
+    /// NATS server URL.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// Prefix of every NATS subject and stream name; lets deployments share one NATS.
+    #[arg(long, env = "PINCHWORK_NATS_PREFIX", default_value = "pinchwork")]
+    pub nats_prefix: String,
+    /// Bind host of the HTTP listener.
+    #[arg(long, env = "PINCHWORK_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Public port (the load balancer's, or the single api node's).
+    #[arg(long, env = "PINCHWORK_PORT", default_value_t = 8000)]
+    pub port: u16,
+    /// Exact listen address of this process (overrides host:port), e.g. 127.0.0.1:8101.
+    #[arg(long, env = "PINCHWORK_LISTEN")]
+    pub listen: Option<String>,
+    /// Maximum PostgreSQL connections of this process.
+    #[arg(long, env = "PINCHWORK_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "PINCHWORK_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+
+    #[arg(long, env = "PINCHWORK_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    #[arg(long, env = "PINCHWORK_INITIAL_CREDITS", default_value_t = 100)]
+    pub initial_credits: i64,
+    #[arg(long, env = "PINCHWORK_PLATFORM_FEE_PERCENT", default_value_t = 10.0)]
+    pub platform_fee_percent: f64,
+    #[arg(long, env = "PINCHWORK_PLATFORM_AGENT_ID", default_value = "ag-platform")]
+    pub platform_agent_id: String,
+    #[arg(long, env = "PINCHWORK_TASK_EXPIRE_HOURS", default_value_t = 72)]
+    pub task_expire_hours: i64,
+    #[arg(long, env = "PINCHWORK_MAX_WAIT_SECONDS", default_value_t = 300)]
+    pub max_wait_seconds: i64,
+    #[arg(long, env = "PINCHWORK_MATCH_TIMEOUT_SECONDS", default_value_t = 120)]
+    pub match_timeout_seconds: i64,
+    #[arg(long, env = "PINCHWORK_VERIFICATION_TIMEOUT_SECONDS", default_value_t = 120)]
+    pub verification_timeout_seconds: i64,
+    #[arg(long, env = "PINCHWORK_SYSTEM_TASK_AUTO_APPROVE_SECONDS", default_value_t = 60)]
+    pub system_task_auto_approve_seconds: i64,
+    #[arg(long, env = "PINCHWORK_MATCH_CREDITS", default_value_t = 3)]
+    pub match_credits: i64,
+    #[arg(long, env = "PINCHWORK_VERIFY_CREDITS", default_value_t = 5)]
+    pub verify_credits: i64,
+    #[arg(long, env = "PINCHWORK_CAPABILITY_EXTRACT_CREDITS", default_value_t = 2)]
+    pub capability_extract_credits: i64,
+    #[arg(long, env = "PINCHWORK_MAX_EXTRACTED_TAGS", default_value_t = 20)]
+    pub max_extracted_tags: usize,
+    #[arg(long, env = "PINCHWORK_DISABLE_AUTO_APPROVE", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub disable_auto_approve: bool,
+    #[arg(long, env = "PINCHWORK_MAX_ABANDONS_BEFORE_COOLDOWN", default_value_t = 5)]
+    pub max_abandons_before_cooldown: i32,
+    #[arg(long, env = "PINCHWORK_ABANDON_COOLDOWN_MINUTES", default_value_t = 30)]
+    pub abandon_cooldown_minutes: i64,
+    #[arg(long, env = "PINCHWORK_REJECTION_GRACE_MINUTES", default_value_t = 5)]
+    pub rejection_grace_minutes: i64,
+    #[arg(long, env = "PINCHWORK_MAX_REJECTIONS", default_value_t = 3)]
+    pub max_rejections: i32,
+    #[arg(long, env = "PINCHWORK_DEFAULT_REVIEW_TIMEOUT_MINUTES", default_value_t = 30)]
+    pub default_review_timeout_minutes: i64,
+    #[arg(long, env = "PINCHWORK_DEFAULT_CLAIM_TIMEOUT_MINUTES", default_value_t = 10)]
+    pub default_claim_timeout_minutes: i64,
+    #[arg(long, env = "PINCHWORK_WELCOME_TASK_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub welcome_task_enabled: bool,
+    #[arg(long, env = "PINCHWORK_WELCOME_TASK_CREDITS", default_value_t = 2)]
+    pub welcome_task_credits: i64,
+    #[arg(long, env = "PINCHWORK_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub webhook_timeout_seconds: u64,
+    #[arg(long, env = "PINCHWORK_WEBHOOK_MAX_RETRIES", default_value_t = 3)]
+    pub webhook_max_retries: u32,
+    /// Allow http:// and private, loopback or link-local webhook targets (development, tests).
+    #[arg(long, env = "PINCHWORK_WEBHOOK_ALLOW_PRIVATE", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+    /// Switch every rate limit off (benchmarks, conformance runs).
+    #[arg(long, env = "PINCHWORK_RATE_LIMIT_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub rate_limit_enabled: bool,
+    #[arg(long, env = "PINCHWORK_RATE_LIMIT_REGISTER", default_value = "5/hour")]
+    pub rate_limit_register: RateLimit,
+    #[arg(long, env = "PINCHWORK_RATE_LIMIT_CREATE", default_value = "30/minute")]
+    pub rate_limit_create: RateLimit,
+    #[arg(long, env = "PINCHWORK_RATE_LIMIT_PICKUP", default_value = "60/minute")]
+    pub rate_limit_pickup: RateLimit,
+    #[arg(long, env = "PINCHWORK_RATE_LIMIT_DELIVER", default_value = "30/minute")]
+    pub rate_limit_deliver: RateLimit,
+    #[arg(long, env = "PINCHWORK_RATE_LIMIT_READ", default_value = "120/minute")]
+    pub rate_limit_read: RateLimit,
+    #[arg(long, env = "PINCHWORK_RATE_LIMIT_ADMIN", default_value = "30/minute")]
+    pub rate_limit_admin: RateLimit,
+}
+
+impl Config {
+    /// Reads the configuration from the environment and command line, exiting
+    /// with a clear message on a bad value.
+    pub fn load() -> Self {
+        let config = Self::parse();
+        if let Err(msg) = config.validate() {
+            eprintln!("error: invalid configuration: {msg}");
+            std::process::exit(2);
+        }
+        config
+    }
+
+    /// Builds a configuration from explicit arguments (tests, tools); the
+    /// environment still supplies anything not given.
+    pub fn from_args<I, T>(args: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let config = Self::try_parse_from(args).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the values clap cannot check on its own.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=100.0).contains(&self.platform_fee_percent) {
+            return Err("PINCHWORK_PLATFORM_FEE_PERCENT must be between 0 and 100".into());
+        }
+        if self.initial_credits < 0 || self.welcome_task_credits < 0 {
+            return Err("credit amounts must not be negative".into());
+        }
+        if self.db_max_connections == 0 {
+            return Err("PINCHWORK_DB_MAX_CONNECTIONS must be at least 1".into());
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err("PINCHWORK_LOG_FORMAT must be `text` or `json`".into());
+        }
+        if self.nats_prefix.is_empty()
+            || !self
+                .nats_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err("PINCHWORK_NATS_PREFIX must be non-empty [A-Za-z0-9_-]".into());
+        }
+        Ok(())
+    }
+
+    /// The socket address this process listens on.
+    pub fn listen_addr(&self) -> String {
+        self.listen
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", self.host, self.port))
+    }
+}
+
+/// Prints every setting with secrets masked (each service logs this at start).
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &mask_url_password(&self.database_url))
+            .field("nats_url", &mask_url_password(&self.nats_url))
+            .field("nats_prefix", &self.nats_prefix)
+            .field("listen", &self.listen_addr())
+            .field("db_max_connections", &self.db_max_connections)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "***"))
+            .field("initial_credits", &self.initial_credits)
+            .field("platform_fee_percent", &self.platform_fee_percent)
+            .field("platform_agent_id", &self.platform_agent_id)
+            .field("task_expire_hours", &self.task_expire_hours)
+            .field("match_timeout_seconds", &self.match_timeout_seconds)
+            .field("verification_timeout_seconds", &self.verification_timeout_seconds)
+            .field("system_task_auto_approve_seconds", &self.system_task_auto_approve_seconds)
+            .field("disable_auto_approve", &self.disable_auto_approve)
+            .field("max_abandons_before_cooldown", &self.max_abandons_before_cooldown)
+            .field("abandon_cooldown_minutes", &self.abandon_cooldown_minutes)
+            .field("rejection_grace_minutes", &self.rejection_grace_minutes)
+            .field("max_rejections", &self.max_rejections)
+            .field("default_review_timeout_minutes", &self.default_review_timeout_minutes)
+            .field("default_claim_timeout_minutes", &self.default_claim_timeout_minutes)
+            .field("welcome_task_enabled", &self.welcome_task_enabled)
+            .field("welcome_task_credits", &self.welcome_task_credits)
+            .field("webhook_timeout_seconds", &self.webhook_timeout_seconds)
+            .field("webhook_max_retries", &self.webhook_max_retries)
+            .field("webhook_allow_private", &self.webhook_allow_private)
+            .field("rate_limit_enabled", &self.rate_limit_enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+fn mask_url_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A fixed-window limit such as `30/minute`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// The limit in words, e.g. `30 per 1 minute`.
+    pub fn describe(&self) -> String {
+        let secs = self.window.as_secs();
+        let unit = match secs {
+            1 => "1 second".to_string(),
+            60 => "1 minute".to_string(),
+            3600 => "1 hour".to_string(),
+            86400 => "1 day".to_string(),
+            s => format!("{s} seconds"),
+        };
+        format!("{} per {unit}", self.count)
+    }
+}
+
+impl FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (count, unit) = s
+            .split_once('/')
+            .ok_or_else(|| format!("rate limit `{s}` must look like `30/minute`"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("rate limit `{s}`: count must be a positive integer"))?;
+        if count == 0 {
+            return Err(format!("rate limit `{s}`: count must be at least 1"));
+        }
+        let secs = match unit.trim() {
+            "second" | "s" => 1,
+            "minute" | "m" => 60,
+            "hour" | "h" => 3600,
+            "day" | "d" => 86400,
+            other => return Err(format!("rate limit `{s}`: unknown unit `{other}`")),
+        };
+        Ok(Self { count, window: Duration::from_secs(secs) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_parse_and_describe() {
+        let limit: RateLimit = "5/hour".parse().unwrap();
+        assert_eq!(limit.count, 5);
+        assert_eq!(limit.describe(), "5 per 1 hour");
+        assert!("5/fortnight".parse::<RateLimit>().is_err());
+        assert!("0/minute".parse::<RateLimit>().is_err());
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(mask_url_password("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(mask_url_password("nats://h:4222"), "nats://h:4222");
+    }
+
+    #[test]
+    fn a_bad_fee_is_refused() {
+        let err = Config::from_args(["x", "--platform-fee-percent", "150"]).unwrap_err();
+        assert!(err.contains("FEE"));
+    }
+}

@@ -1,0 +1,139 @@
+//! The ledger: every balance change is a row written with it.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+
+use crate::ids;
+
+/// Whether a ledger row mints credits or moves them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// New credits: signup, admin grants, system-task payouts, genesis.
+    Grant,
+    /// Credits moving between balances and escrow.
+    Transfer,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Grant => "grant",
+            Self::Transfer => "transfer",
+        }
+    }
+}
+
+/// One ledger row as shown to its agent.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Entry {
+    pub id: String,
+    pub amount: i64,
+    pub reason: String,
+    pub task_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Changes a balance by `amount` and writes its ledger row, in the caller's transaction.
+pub async fn record(
+    conn: &mut PgConnection,
+    agent_id: &str,
+    amount: i64,
+    reason: &str,
+    kind: Kind,
+    task_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH balance AS (UPDATE agents SET credits = credits + $3 WHERE id = $2 RETURNING id)
+         INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
+         SELECT $1, id, $3, $4, $5, $6 FROM balance",
+    )
+    .bind(ids::new_id("le"))
+    .bind(agent_id)
+    .bind(amount)
+    .bind(reason)
+    .bind(kind.as_str())
+    .bind(task_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes `amount` into escrow if the balance covers it. Returns the balance
+/// seen when it does not (`Err(balance)`).
+pub async fn take_escrow(
+    conn: &mut PgConnection,
+    agent_id: &str,
+    amount: i64,
+    task_id: &str,
+) -> Result<Result<(), i64>, sqlx::Error> {
+    let taken: Option<i64> = sqlx::query_scalar(
+        "UPDATE agents SET credits = credits - $2 WHERE id = $1 AND credits >= $2 RETURNING credits",
+    )
+    .bind(agent_id)
+    .bind(amount)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if taken.is_none() {
+        let balance: i64 = sqlx::query_scalar("SELECT credits FROM agents WHERE id = $1")
+            .bind(agent_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        return Ok(Err(balance));
+    }
+    sqlx::query(
+        "INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id) VALUES ($1, $2, $3, 'escrow', 'transfer', $4)",
+    )
+    .bind(ids::new_id("le"))
+    .bind(agent_id)
+    .bind(-amount)
+    .bind(task_id)
+    .execute(conn)
+    .await?;
+    Ok(Ok(()))
+}
+
+/// A page of an agent's ledger, newest first, with the total row count.
+pub async fn page(
+    db: impl PgExecutor<'_>,
+    agent_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Entry>, i64), sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        entry: Entry,
+        total: i64,
+    }
+    let rows = sqlx::query_as::<_, Row>(
+        "SELECT id, amount, reason, task_id, created_at, count(*) OVER () AS total
+         FROM ledger WHERE agent_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(agent_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total = rows.first().map(|r| r.total);
+    let entries = rows.into_iter().map(|r| r.entry).collect();
+    Ok((entries, total.unwrap_or(0)))
+}
+
+/// Total rows of an agent's ledger (for a page past the end).
+pub async fn count(db: impl PgExecutor<'_>, agent_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM ledger WHERE agent_id = $1")
+        .bind(agent_id)
+        .fetch_one(db)
+        .await
+}
+
+/// Credits an agent holds in escrow for its open tasks.
+pub async fn escrowed_by(db: impl PgExecutor<'_>, agent_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(sum(max_credits), 0)::bigint FROM tasks
+         WHERE poster_id = $1 AND escrowed AND status IN ('posted', 'claimed', 'delivered')",
+    )
+    .bind(agent_id)
+    .fetch_one(db)
+    .await
+}

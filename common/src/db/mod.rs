@@ -1,0 +1,77 @@
+//! PostgreSQL access: one module per aggregate, one function per statement.
+
+pub mod agents;
+pub mod ledger;
+pub mod outbox;
+pub mod rate_limits;
+pub mod ratings;
+pub mod tasks;
+pub mod trust;
+
+use std::time::Duration;
+
+use sqlx::{PgPool, postgres::PgPoolOptions};
+
+use crate::Config;
+
+/// The migrations embedded in every binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Opens the connection pool of this process.
+pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(&config.database_url)
+        .await
+}
+
+/// Applies pending migrations (sqlx holds an advisory lock, so several nodes
+/// may start at once) and makes sure the platform agent exists.
+pub async fn migrate(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await?;
+    agents::ensure_platform_agent(pool, &config.platform_agent_id).await?;
+    Ok(())
+}
+
+/// The money invariants of design §2, computed from the database.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Conservation {
+    /// Sum of every agent's balance.
+    pub balances: i64,
+    /// Credits held in escrow by open tasks.
+    pub escrow: i64,
+    /// Credits ever minted (grants).
+    pub granted: i64,
+    /// Agents whose balance differs from the sum of their ledger rows.
+    pub mismatched_agents: i64,
+}
+
+impl Conservation {
+    /// Whether balances + escrow equal grants and every balance equals its ledger.
+    pub fn holds(&self) -> bool {
+        self.balances + self.escrow == self.granted && self.mismatched_agents == 0
+    }
+}
+
+/// Computes the conservation figures in one consistent snapshot.
+pub async fn conservation(pool: &PgPool) -> Result<Conservation, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query_as::<_, Conservation>(
+        "SELECT
+            (SELECT COALESCE(sum(credits), 0)::bigint FROM agents) AS balances,
+            (SELECT COALESCE(sum(max_credits), 0)::bigint FROM tasks
+              WHERE escrowed AND status IN ('posted', 'claimed', 'delivered')) AS escrow,
+            (SELECT COALESCE(sum(amount), 0)::bigint FROM ledger WHERE kind = 'grant') AS granted,
+            (SELECT count(*) FROM agents a
+              WHERE a.credits <> (SELECT COALESCE(sum(amount), 0) FROM ledger l WHERE l.agent_id = a.id))
+              AS mismatched_agents",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}

@@ -1,0 +1,46 @@
+//! The `ratings` table and the reputation derived from it.
+
+use sqlx::PgConnection;
+
+/// Stores a rating and recomputes the rated agent's reputation (average of all
+/// ratings received, two decimals). `false` when the rater already rated this task.
+pub async fn insert(
+    conn: &mut PgConnection,
+    task_id: &str,
+    rater_id: &str,
+    rated_id: &str,
+    score: i32,
+    feedback: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    // Lock the rated agent first so the average below sees every committed
+    // rating (a concurrent rating would otherwise be lost from it).
+    sqlx::query("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE")
+        .bind(rated_id)
+        .execute(&mut *conn)
+        .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO ratings (task_id, rater_id, rated_id, score, feedback) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (task_id, rater_id) DO NOTHING",
+    )
+    .bind(task_id)
+    .bind(rater_id)
+    .bind(rated_id)
+    .bind(score)
+    .bind(feedback)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        sqlx::query(
+            "UPDATE agents SET
+                reputation = (SELECT round(avg(score)::numeric, 2)::float8 FROM ratings WHERE rated_id = $1),
+                rating_count = (SELECT count(*) FROM ratings WHERE rated_id = $1)
+             WHERE id = $1",
+        )
+        .bind(rated_id)
+        .execute(conn)
+        .await?;
+    }
+    Ok(inserted)
+}

@@ -1,0 +1,504 @@
+//! The `tasks` table: inserts, the claim statement and every guarded transition.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+
+use crate::domain::{MatchStatus, SystemTaskType, TaskStatus};
+
+/// A task as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Task {
+    pub id: String,
+    pub poster_id: String,
+    pub worker_id: Option<String>,
+    pub need: String,
+    pub context: Option<String>,
+    pub result: Option<String>,
+    pub status: TaskStatus,
+    pub max_credits: i64,
+    pub credits_charged: Option<i64>,
+    pub tags: Vec<String>,
+    pub extracted_tags: Vec<String>,
+    pub escrowed: bool,
+    pub is_system: bool,
+    pub system_task_type: Option<SystemTaskType>,
+    pub parent_task_id: Option<String>,
+    pub target_agent_id: Option<String>,
+    pub match_status: Option<MatchStatus>,
+    pub match_deadline: Option<DateTime<Utc>>,
+    pub verification_status: Option<String>,
+    pub rejection_reason: Option<String>,
+    pub rejection_count: i32,
+    pub rejection_grace_deadline: Option<DateTime<Utc>>,
+    pub review_timeout_minutes: Option<i32>,
+    pub claim_timeout_minutes: Option<i32>,
+    pub claim_deadline: Option<DateTime<Utc>>,
+    pub review_deadline: Option<DateTime<Utc>>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+/// A task with its poster's reputation, as returned by pickup and browse.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedTask {
+    #[sqlx(flatten)]
+    pub task: Task,
+    pub poster_reputation: f64,
+    pub match_rank: Option<i32>,
+    pub is_matched: bool,
+}
+
+/// Fields of a new task.
+#[derive(Debug)]
+pub struct NewTask<'a> {
+    pub id: &'a str,
+    pub poster_id: &'a str,
+    pub need: &'a str,
+    pub context: Option<&'a str>,
+    pub max_credits: i64,
+    pub tags: &'a [String],
+    pub escrowed: bool,
+    pub system_task_type: Option<SystemTaskType>,
+    pub parent_task_id: Option<&'a str>,
+    pub target_agent_id: Option<&'a str>,
+    pub match_status: Option<MatchStatus>,
+    pub match_timeout_seconds: i64,
+    pub deadline_minutes: Option<i64>,
+    pub review_timeout_minutes: Option<i64>,
+    pub claim_timeout_minutes: Option<i64>,
+    pub expire_hours: i64,
+}
+
+/// Inserts a posted task.
+pub async fn insert(conn: &mut PgConnection, task: &NewTask<'_>) -> Result<Task, sqlx::Error> {
+    sqlx::query_as::<_, Task>(
+        "INSERT INTO tasks (id, poster_id, need, context, max_credits, tags, escrowed, is_system,
+                            system_task_type, parent_task_id, target_agent_id, match_status,
+                            match_deadline, deadline, review_timeout_minutes, claim_timeout_minutes,
+                            expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8 IS NOT NULL, $8, $9, $10, $11,
+                 CASE WHEN $11 = 'pending' THEN now() + make_interval(secs => $12) END,
+                 now() + make_interval(mins => $13::int),
+                 $14, $15,
+                 now() + make_interval(hours => $16::int))
+         RETURNING *",
+    )
+    .bind(task.id)
+    .bind(task.poster_id)
+    .bind(task.need)
+    .bind(task.context)
+    .bind(task.max_credits)
+    .bind(task.tags)
+    .bind(task.escrowed)
+    .bind(task.system_task_type)
+    .bind(task.parent_task_id)
+    .bind(task.target_agent_id)
+    .bind(task.match_status)
+    .bind(task.match_timeout_seconds as f64)
+    .bind(task.deadline_minutes.map(|m| m as i32))
+    .bind(task.review_timeout_minutes.map(|m| m as i32))
+    .bind(task.claim_timeout_minutes.map(|m| m as i32))
+    .bind(task.expire_hours as i32)
+    .fetch_one(conn)
+    .await
+}
+
+/// A task by id.
+pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as::<_, Task>("SELECT * FROM tasks WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Adds a match row (idempotent).
+pub async fn insert_match(
+    conn: &mut PgConnection,
+    task_id: &str,
+    agent_id: &str,
+    rank: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO task_matches (id, task_id, agent_id, rank) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (task_id, agent_id) DO NOTHING",
+    )
+    .bind(crate::ids::new_id("mt"))
+    .bind(task_id)
+    .bind(agent_id)
+    .bind(rank)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Agents holding a match row for a task.
+pub async fn matched_agents(db: impl PgExecutor<'_>, task_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT agent_id FROM task_matches WHERE task_id = $1 ORDER BY rank")
+        .bind(task_id)
+        .fetch_all(db)
+        .await
+}
+
+/// What a worker asks of the pool.
+#[derive(Debug, Clone, Default)]
+pub struct PoolFilter {
+    /// Every tag must be among the task's own tags (lower-cased, case-insensitive).
+    pub tags: Vec<String>,
+    /// Case-insensitive substring of need or context.
+    pub search: Option<String>,
+}
+
+impl PoolFilter {
+    fn search_pattern(&self) -> Option<String> {
+        self.search.as_deref().map(|s| {
+            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        })
+    }
+
+    fn tags_lower(&self) -> Vec<String> {
+        self.tags.iter().map(|t| t.to_lowercase()).collect()
+    }
+}
+
+/// Eligibility of a regular task for worker $1, with tag filter $3 and search
+/// pattern $4: open to the caller (broadcast/pending, or matched to them), not
+/// their own, and not a task they did system work on (the conflict rule).
+const REGULAR_ELIGIBLE: &str = "
+    NOT c.is_system
+    AND (c.match_status IN ('broadcast', 'pending') OR (c.match_status = 'matched' AND m.agent_id IS NOT NULL))
+    AND (cardinality($3::text[]) = 0 OR ARRAY(SELECT lower(x) FROM unnest(c.tags) x) @> $3::text[])
+    AND ($4::text IS NULL OR c.need ILIKE $4 OR c.context ILIKE $4)
+    AND NOT EXISTS (SELECT 1 FROM tasks s WHERE s.parent_task_id = c.id AND s.worker_id = $1)";
+
+/// Overlap between the task's tags and the caller's capability tags ($2).
+const TAG_OVERLAP: &str = "(SELECT count(*) FROM (SELECT lower(x) FROM unnest(c.tags || c.extracted_tags) x
+                          INTERSECT SELECT unnest($2::text[])) o)";
+
+/// Claims the best task for a worker in one statement: phase 0 system tasks for
+/// infra agents ($5), then tasks matched to the worker by rank, then the open
+/// pool by tag overlap, poster reputation, the poster's trust in the worker
+/// and age. Rows other transactions hold are skipped, never waited for.
+pub async fn claim_next(
+    conn: &mut PgConnection,
+    worker_id: &str,
+    capability_tags: &[String],
+    filter: &PoolFilter,
+    infra: bool,
+    default_claim_timeout_minutes: i64,
+) -> Result<Option<ListedTask>, sqlx::Error> {
+    let sql = format!(
+        "WITH pick AS (
+            SELECT c.id, m.rank
+            FROM tasks c
+            JOIN agents p ON p.id = c.poster_id
+            LEFT JOIN task_matches m ON m.task_id = c.id AND m.agent_id = $1
+            LEFT JOIN agent_trust tr ON tr.truster_id = c.poster_id AND tr.trusted_id = $1
+            WHERE c.status = 'posted' AND c.poster_id <> $1
+              AND ((c.is_system AND $5) OR ({REGULAR_ELIGIBLE}))
+            ORDER BY c.is_system DESC,
+                     (c.match_status = 'matched' AND m.agent_id IS NOT NULL) DESC,
+                     m.rank ASC NULLS LAST,
+                     {TAG_OVERLAP} DESC,
+                     p.reputation DESC,
+                     COALESCE(tr.score, 0.5) DESC,
+                     c.created_at ASC
+            LIMIT 1
+            FOR UPDATE OF c SKIP LOCKED
+         ), claimed AS (
+            UPDATE tasks t SET status = 'claimed', worker_id = $1, claimed_at = now(),
+                   claim_deadline = now() + make_interval(mins => COALESCE(t.claim_timeout_minutes, $6::int))
+            FROM pick WHERE t.id = pick.id AND t.status = 'posted'
+            RETURNING t.*, pick.rank AS match_rank
+         )
+         SELECT claimed.*, p.reputation AS poster_reputation,
+                (claimed.match_status = 'matched' AND claimed.match_rank IS NOT NULL) AS is_matched
+         FROM claimed JOIN agents p ON p.id = claimed.poster_id"
+    );
+    sqlx::query_as::<_, ListedTask>(sqlx::AssertSqlSafe(sql))
+        .bind(worker_id)
+        .bind(capability_tags)
+        .bind(filter.tags_lower())
+        .bind(filter.search_pattern())
+        .bind(infra)
+        .bind(default_claim_timeout_minutes as i32)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Claims one specific posted, regular task for a worker; `None` when it was
+/// not claimable any more (someone else won the race).
+pub async fn claim_specific(
+    conn: &mut PgConnection,
+    task_id: &str,
+    worker_id: &str,
+    default_claim_timeout_minutes: i64,
+) -> Result<Option<ListedTask>, sqlx::Error> {
+    sqlx::query_as::<_, ListedTask>(
+        "WITH claimed AS (
+            UPDATE tasks t SET status = 'claimed', worker_id = $2, claimed_at = now(),
+                   claim_deadline = now() + make_interval(mins => COALESCE(t.claim_timeout_minutes, $3::int))
+            WHERE t.id = $1 AND t.status = 'posted' AND t.poster_id <> $2 AND NOT t.is_system
+            RETURNING t.*
+         )
+         SELECT claimed.*, p.reputation AS poster_reputation, m.rank AS match_rank,
+                (claimed.match_status = 'matched' AND m.rank IS NOT NULL) AS is_matched
+         FROM claimed JOIN agents p ON p.id = claimed.poster_id
+         LEFT JOIN task_matches m ON m.task_id = claimed.id AND m.agent_id = $2",
+    )
+    .bind(task_id)
+    .bind(worker_id)
+    .bind(default_claim_timeout_minutes as i32)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whether the agent worked a system task whose parent is this task.
+pub async fn did_system_work_on(
+    db: impl PgExecutor<'_>,
+    task_id: &str,
+    agent_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tasks WHERE parent_task_id = $1 AND worker_id = $2)")
+        .bind(task_id)
+        .bind(agent_id)
+        .fetch_one(db)
+        .await
+}
+
+/// One page of the tasks a worker may pick up, in browse order (matched by
+/// rank, then tag overlap, then age), with the total count.
+pub async fn browse(
+    db: impl PgExecutor<'_>,
+    worker_id: &str,
+    capability_tags: &[String],
+    filter: &PoolFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<ListedTask>, i64), sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        listed: ListedTask,
+        total: i64,
+    }
+    let sql = format!(
+        "SELECT c.*, p.reputation AS poster_reputation, m.rank AS match_rank,
+                (c.match_status = 'matched' AND m.agent_id IS NOT NULL) AS is_matched,
+                count(*) OVER () AS total
+         FROM tasks c
+         JOIN agents p ON p.id = c.poster_id
+         LEFT JOIN task_matches m ON m.task_id = c.id AND m.agent_id = $1
+         WHERE c.status = 'posted' AND c.poster_id <> $1 AND {REGULAR_ELIGIBLE}
+         ORDER BY (c.match_status = 'matched' AND m.agent_id IS NOT NULL) DESC,
+                  m.rank ASC NULLS LAST,
+                  {TAG_OVERLAP} DESC,
+                  c.created_at ASC
+         LIMIT $5 OFFSET $6"
+    );
+    let rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
+        .bind(worker_id)
+        .bind(capability_tags)
+        .bind(filter.tags_lower())
+        .bind(filter.search_pattern())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db)
+        .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    Ok((rows.into_iter().map(|r| r.listed).collect(), total))
+}
+
+/// Which side of a task the caller is on, for `GET /v1/tasks/mine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Poster,
+    Worker,
+    Either,
+}
+
+/// One page of an agent's regular tasks, newest first, with the total count.
+pub async fn mine(
+    db: impl PgExecutor<'_>,
+    agent_id: &str,
+    role: Role,
+    status: Option<TaskStatus>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Task>, i64), sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        task: Task,
+        total: i64,
+    }
+    let rows = sqlx::query_as::<_, Row>(
+        "SELECT t.*, count(*) OVER () AS total FROM tasks t
+         WHERE NOT t.is_system
+           AND (($2 <> 'worker' AND t.poster_id = $1) OR ($2 <> 'poster' AND t.worker_id = $1))
+           AND ($3::text IS NULL OR t.status = $3)
+         ORDER BY t.created_at DESC, t.id
+         LIMIT $4 OFFSET $5",
+    )
+    .bind(agent_id)
+    .bind(match role {
+        Role::Poster => "poster",
+        Role::Worker => "worker",
+        Role::Either => "either",
+    })
+    .bind(status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    Ok((rows.into_iter().map(|r| r.task).collect(), total))
+}
+
+/// claimed → delivered by its worker. `credits_claimed` is capped at max_credits.
+pub async fn deliver(
+    conn: &mut PgConnection,
+    task_id: &str,
+    worker_id: &str,
+    result: &str,
+    credits_claimed: Option<i64>,
+    default_review_timeout_minutes: i64,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as::<_, Task>(
+        "UPDATE tasks SET status = 'delivered', result = $3,
+                credits_charged = LEAST(COALESCE($4, max_credits), max_credits),
+                delivered_at = now(), claim_deadline = NULL, rejection_grace_deadline = NULL,
+                review_deadline = now() + make_interval(mins => COALESCE(review_timeout_minutes, $5::int))
+         WHERE id = $1 AND worker_id = $2 AND status = 'claimed'
+         RETURNING *",
+    )
+    .bind(task_id)
+    .bind(worker_id)
+    .bind(result)
+    .bind(credits_claimed)
+    .bind(default_review_timeout_minutes as i32)
+    .fetch_optional(conn)
+    .await
+}
+
+/// delivered → approved. `poster_id` = `None` for approvals by the platform
+/// (review timeout, system tasks).
+pub async fn approve(
+    conn: &mut PgConnection,
+    task_id: &str,
+    poster_id: Option<&str>,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as::<_, Task>(
+        "UPDATE tasks SET status = 'approved', approved_at = now(), review_deadline = NULL
+         WHERE id = $1 AND ($2::text IS NULL OR poster_id = $2) AND status = 'delivered'
+         RETURNING *",
+    )
+    .bind(task_id)
+    .bind(poster_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// delivered → claimed (grace period for the same worker), or → posted when
+/// this rejection reaches `max_rejections`. Returns the task and the worker
+/// who delivered.
+pub async fn reject(
+    conn: &mut PgConnection,
+    task_id: &str,
+    poster_id: &str,
+    reason: &str,
+    max_rejections: i32,
+    grace_minutes: i64,
+    expire_hours: i64,
+) -> Result<Option<(Task, String)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        task: Task,
+        previous_worker: String,
+    }
+    let row = sqlx::query_as::<_, Row>(
+        "WITH prev AS (SELECT worker_id FROM tasks WHERE id = $1)
+         UPDATE tasks t SET
+            rejection_count = t.rejection_count + 1,
+            rejection_reason = $3,
+            result = NULL, credits_charged = NULL, delivered_at = NULL, review_deadline = NULL,
+            status = CASE WHEN t.rejection_count + 1 >= $4 THEN 'posted' ELSE 'claimed' END,
+            worker_id = CASE WHEN t.rejection_count + 1 >= $4 THEN NULL ELSE t.worker_id END,
+            claimed_at = CASE WHEN t.rejection_count + 1 >= $4 THEN NULL ELSE t.claimed_at END,
+            rejection_grace_deadline = CASE WHEN t.rejection_count + 1 >= $4 THEN NULL
+                                            ELSE now() + make_interval(mins => $5::int) END,
+            claim_deadline = CASE WHEN t.rejection_count + 1 >= $4 THEN NULL
+                                  ELSE now() + make_interval(mins => $5::int) END,
+            expires_at = CASE WHEN t.rejection_count + 1 >= $4
+                              THEN now() + make_interval(hours => $6::int) ELSE t.expires_at END,
+            match_status = CASE WHEN t.rejection_count + 1 >= $4 THEN 'broadcast' ELSE t.match_status END
+         FROM prev
+         WHERE t.id = $1 AND t.poster_id = $2 AND t.status = 'delivered'
+         RETURNING t.*, prev.worker_id AS previous_worker",
+    )
+    .bind(task_id)
+    .bind(poster_id)
+    .bind(reason)
+    .bind(max_rejections)
+    .bind(grace_minutes as i32)
+    .bind(expire_hours as i32)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.task, r.previous_worker)))
+}
+
+/// posted → cancelled by its poster.
+pub async fn cancel(
+    conn: &mut PgConnection,
+    task_id: &str,
+    poster_id: &str,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as::<_, Task>(
+        "UPDATE tasks SET status = 'cancelled', match_deadline = NULL
+         WHERE id = $1 AND poster_id = $2 AND status = 'posted'
+         RETURNING *",
+    )
+    .bind(task_id)
+    .bind(poster_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Cancels the still-open system tasks working on a task (nothing was escrowed).
+pub async fn cancel_open_children(conn: &mut PgConnection, parent_id: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE tasks SET status = 'cancelled'
+         WHERE parent_task_id = $1 AND is_system AND status IN ('posted', 'claimed')",
+    )
+    .bind(parent_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// claimed → posted by its worker; the task opens to everyone.
+pub async fn abandon(
+    conn: &mut PgConnection,
+    task_id: &str,
+    worker_id: &str,
+    expire_hours: i64,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as::<_, Task>(
+        "UPDATE tasks SET status = 'posted', worker_id = NULL, claimed_at = NULL,
+                claim_deadline = NULL, rejection_grace_deadline = NULL,
+                expires_at = now() + make_interval(hours => $3::int),
+                match_status = CASE WHEN is_system THEN NULL ELSE 'broadcast' END
+         WHERE id = $1 AND worker_id = $2 AND status = 'claimed'
+         RETURNING *",
+    )
+    .bind(task_id)
+    .bind(worker_id)
+    .bind(expire_hours as i32)
+    .fetch_optional(conn)
+    .await
+}

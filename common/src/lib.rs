@@ -1,0 +1,15 @@
+//! What every Pinchwork service shares: configuration, database access, the
+//! marketplace rules and telemetry set-up. No HTTP handlers live here.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod market;
+pub mod telemetry;
+pub mod webhook_url;
+
+pub use config::Config;
+pub use error::{Error, Result};

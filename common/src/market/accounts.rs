@@ -1,0 +1,179 @@
+//! Registration, profiles, credits and the admin commands.
+
+use serde_json::json;
+
+use super::Market;
+use crate::{
+    Error, Result,
+    db::{
+        agents::{self, Agent, NewAgent, ProfileUpdate},
+        ledger::{self, Kind},
+        outbox, tasks,
+    },
+    domain::{MatchStatus, validate},
+    ids, webhook_url,
+};
+
+/// What a new agent sends.
+#[derive(Debug, Default)]
+pub struct RegistrationInput {
+    pub name: Option<String>,
+    pub good_at: Option<String>,
+    pub accepts_system_tasks: bool,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+}
+
+/// A new agent and its key, shown once.
+#[derive(Debug)]
+pub struct Registration {
+    pub agent_id: String,
+    pub api_key: String,
+    pub credits: i64,
+    pub welcome_task_id: Option<String>,
+}
+
+const WELCOME_NEED: &str = "Welcome aboard! Your first task: say hello. Deliver a few sentences \
+about who you are and which kinds of work you are best at. Delivering it earns your first \
+credits and shows how pickup, deliver and approval work.";
+const WELCOME_CONTEXT: &str = "Any sincere introduction is accepted; this task exists to walk \
+new agents through one full task cycle.";
+
+impl Market {
+    /// Registers an agent: signup grant, optional welcome task, and a
+    /// capability-extraction request when it described its skills.
+    pub async fn register(&self, input: RegistrationInput) -> Result<Registration> {
+        let name = validate::required_text("name", input.name.as_deref(), validate::MAX_NAME)?;
+        if let Some(good_at) = &input.good_at {
+            validate::max_chars("good_at", good_at, validate::MAX_GOOD_AT)?;
+        }
+        if let Some(secret) = &input.webhook_secret {
+            validate::max_chars("webhook_secret", secret, validate::MAX_WEBHOOK_SECRET)?;
+        }
+        let webhook_url = input
+            .webhook_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| webhook_url::validate(u, self.config.webhook_allow_private))
+            .transpose()?;
+
+        let agent_id = ids::new_id("ag");
+        let api_key = ids::new_api_key();
+        let key_hash = ids::hash_api_key(&api_key);
+        let mut tx = self.pool.begin().await?;
+        agents::insert(
+            &mut tx,
+            &NewAgent {
+                id: &agent_id,
+                name: &name,
+                key_hash: &key_hash,
+                good_at: input.good_at.as_deref(),
+                accepts_system_tasks: input.accepts_system_tasks,
+                webhook_url: webhook_url.as_deref(),
+                webhook_secret: input.webhook_secret.as_deref().filter(|s| !s.is_empty()),
+            },
+        )
+        .await?;
+        ledger::record(&mut tx, &agent_id, self.config.initial_credits, "signup_bonus", Kind::Grant, None)
+            .await?;
+        let welcome_task_id = if self.config.welcome_task_enabled {
+            self.post_welcome_task(&mut tx, &agent_id).await?
+        } else {
+            None
+        };
+        if input.good_at.is_some() && !input.accepts_system_tasks {
+            outbox::enqueue_command(&mut tx, "matcher", "profile_changed", json!({ "agent_id": agent_id }))
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Registration { agent_id, api_key, credits: self.config.initial_credits, welcome_task_id })
+    }
+
+    /// The platform's onboarding task, matched only to the new agent and paid
+    /// from the platform's balance. Skipped (not failed) if the platform cannot pay.
+    async fn post_welcome_task(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        agent_id: &str,
+    ) -> Result<Option<String>> {
+        let platform = &self.config.platform_agent_id;
+        let credits = self.config.welcome_task_credits;
+        let task_id = ids::new_id("tk");
+        let tags = vec!["onboarding".to_string(), "welcome".to_string()];
+        tasks::insert(
+            tx,
+            &tasks::NewTask {
+                id: &task_id,
+                poster_id: platform,
+                need: WELCOME_NEED,
+                context: Some(WELCOME_CONTEXT),
+                max_credits: credits,
+                tags: &tags,
+                escrowed: true,
+                system_task_type: None,
+                parent_task_id: None,
+                target_agent_id: None,
+                match_status: Some(MatchStatus::Matched),
+                match_timeout_seconds: self.config.match_timeout_seconds,
+                deadline_minutes: None,
+                review_timeout_minutes: Some(1),
+                claim_timeout_minutes: None,
+                expire_hours: self.config.task_expire_hours,
+            },
+        )
+        .await?;
+        if ledger::take_escrow(tx, platform, credits, &task_id).await?.is_err() {
+            tracing::warn!("platform balance cannot fund a welcome task; skipping it");
+            sqlx::query("DELETE FROM tasks WHERE id = $1").bind(&task_id).execute(&mut *tx).await?;
+            return Ok(None);
+        }
+        tasks::insert_match(tx, &task_id, agent_id, 0).await?;
+        Ok(Some(task_id))
+    }
+
+    /// The authenticated agent's profile after a change.
+    pub async fn update_profile(&self, agent: &Agent, mut update: ProfileUpdate) -> Result<Agent> {
+        if let Some(good_at) = &update.good_at {
+            validate::max_chars("good_at", good_at, validate::MAX_GOOD_AT)?;
+        }
+        if let Some(Some(secret)) = &update.webhook_secret {
+            validate::max_chars("webhook_secret", secret, validate::MAX_WEBHOOK_SECRET)?;
+        }
+        if let Some(Some(url)) = &update.webhook_url {
+            update.webhook_url = Some(Some(webhook_url::validate(url, self.config.webhook_allow_private)?));
+        }
+        let mut tx = self.pool.begin().await?;
+        let updated = agents::update_profile(&mut *tx, &agent.id, &update).await?;
+        if update.good_at.is_some() && !updated.accepts_system_tasks {
+            outbox::enqueue_command(&mut tx, "matcher", "profile_changed", json!({ "agent_id": agent.id }))
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Admin: mints `amount` credits for an agent.
+    pub async fn grant(&self, agent_id: &str, amount: i64, reason: &str) -> Result<()> {
+        if amount < 1 {
+            return Err(Error::bad_request("Invalid request body: amount must be at least 1"));
+        }
+        validate::max_chars("reason", reason, validate::MAX_REASON)?;
+        let mut tx = self.pool.begin().await?;
+        if agents::get(&mut *tx, agent_id).await?.is_none() {
+            return Err(Error::not_found("Agent not found"));
+        }
+        ledger::record(&mut tx, agent_id, amount, reason, Kind::Grant, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Admin: suspends or reinstates an agent.
+    pub async fn suspend(&self, agent_id: &str, suspended: bool, reason: Option<&str>) -> Result<Agent> {
+        if let Some(reason) = reason {
+            validate::max_chars("reason", reason, validate::MAX_REASON)?;
+        }
+        agents::set_suspended(&self.pool, agent_id, suspended, reason)
+            .await?
+            .ok_or_else(|| Error::not_found("Agent not found"))
+    }
+}

@@ -1,0 +1,340 @@
+//! A task's life: create (escrow), deliver, approve (payment), reject (grace),
+//! cancel (refund) and abandon.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+use sqlx::PgConnection;
+
+use super::{Market, refusal};
+use crate::{
+    Config, Error, Result,
+    db::{
+        agents,
+        ledger::{self, Kind},
+        outbox, ratings,
+        tasks::{self, Task},
+        trust,
+    },
+    domain::{EventType, MatchStatus, TaskStatus, money, validate},
+    ids,
+};
+
+/// What a poster sends to create a task.
+#[derive(Debug, Default)]
+pub struct CreateTaskInput {
+    pub need: Option<String>,
+    pub context: Option<String>,
+    pub max_credits: Option<i64>,
+    pub tags: Vec<String>,
+    pub deadline_minutes: Option<i64>,
+    pub review_timeout_minutes: Option<i64>,
+    pub claim_timeout_minutes: Option<i64>,
+}
+
+/// The outcome of a rejection.
+#[derive(Debug)]
+pub struct Rejection {
+    pub task: Task,
+    /// True when this rejection reached the maximum and released the worker.
+    pub worker_released: bool,
+}
+
+const DEFAULT_MAX_CREDITS: i64 = 50;
+const MAX_TIMEOUT_MINUTES: i64 = 1440;
+
+impl CreateTaskInput {
+    fn validate(&self) -> Result<(String, i64)> {
+        let need = match self.need.as_deref() {
+            None => return Err(Error::bad_request("Missing 'need' field")),
+            Some(n) if n.trim().is_empty() => return Err(Error::bad_request("Missing 'need' field")),
+            Some(n) => n,
+        };
+        validate::max_chars("need", need, validate::MAX_NEED)?;
+        if let Some(context) = &self.context {
+            validate::max_chars("context", context, validate::MAX_CONTEXT)?;
+        }
+        let max_credits = validate::int_range(
+            "max_credits",
+            self.max_credits.unwrap_or(DEFAULT_MAX_CREDITS),
+            1,
+            validate::MAX_CREDITS,
+        )?;
+        validate::tags(&self.tags)?;
+        if let Some(m) = self.deadline_minutes {
+            validate::int_range("deadline_minutes", m, 1, validate::MAX_DEADLINE_MINUTES)?;
+        }
+        if let Some(m) = self.review_timeout_minutes {
+            validate::int_range("review_timeout_minutes", m, 1, MAX_TIMEOUT_MINUTES)?;
+        }
+        if let Some(m) = self.claim_timeout_minutes {
+            validate::int_range("claim_timeout_minutes", m, 1, MAX_TIMEOUT_MINUTES)?;
+        }
+        Ok((need.to_string(), max_credits))
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, false)
+}
+
+impl Market {
+    /// Posts a task and takes its budget into escrow; 402 when the balance is short.
+    pub async fn create_task(&self, poster_id: &str, input: CreateTaskInput) -> Result<Task> {
+        let (need, max_credits) = input.validate()?;
+        let task_id = ids::new_id("tk");
+        let mut tx = self.pool.begin().await?;
+        let task = tasks::insert(
+            &mut tx,
+            &tasks::NewTask {
+                id: &task_id,
+                poster_id,
+                need: &need,
+                context: input.context.as_deref(),
+                max_credits,
+                tags: &input.tags,
+                escrowed: true,
+                system_task_type: None,
+                parent_task_id: None,
+                target_agent_id: None,
+                match_status: Some(MatchStatus::Pending),
+                match_timeout_seconds: self.config.match_timeout_seconds,
+                deadline_minutes: input.deadline_minutes,
+                review_timeout_minutes: input.review_timeout_minutes,
+                claim_timeout_minutes: input.claim_timeout_minutes,
+                expire_hours: self.config.task_expire_hours,
+            },
+        )
+        .await?;
+        if let Err(have) = ledger::take_escrow(&mut tx, poster_id, max_credits, &task_id).await? {
+            // Dropping the transaction rolls the insert back.
+            return Err(Error::PaymentRequired(format!(
+                "Insufficient credits. Have {have}, need {max_credits}"
+            )));
+        }
+        agents::count_posted(&mut tx, poster_id).await?;
+        outbox::enqueue_command(&mut tx, "matcher", "task_created", json!({ "task_id": task_id }))
+            .await?;
+        tx.commit().await?;
+        Ok(task)
+    }
+
+    /// A task as its poster or worker sees it; 404 for everyone else.
+    pub async fn task_for(&self, agent_id: &str, task_id: &str) -> Result<Task> {
+        match tasks::get(&self.pool, task_id).await? {
+            Some(t) if t.poster_id == agent_id || t.worker_id.as_deref() == Some(agent_id) => Ok(t),
+            _ => Err(Error::task_not_found()),
+        }
+    }
+
+    /// claimed → delivered by the worker. A system task is settled at once.
+    pub async fn deliver(
+        &self,
+        worker_id: &str,
+        task_id: &str,
+        result: Option<String>,
+        credits_claimed: Option<i64>,
+    ) -> Result<Task> {
+        let result = match result {
+            Some(r) if !r.trim().is_empty() => r,
+            _ => return Err(Error::bad_request("Missing result")),
+        };
+        validate::max_chars("result", &result, validate::MAX_RESULT)?;
+        if let Some(claimed) = credits_claimed {
+            validate::int_range("credits_claimed", claimed, 1, i64::MAX)?;
+        }
+        let mut tx = self.pool.begin().await?;
+        let delivered = tasks::deliver(
+            &mut tx,
+            task_id,
+            worker_id,
+            &result,
+            credits_claimed,
+            self.config.default_review_timeout_minutes,
+        )
+        .await?;
+        let Some(task) = delivered else {
+            drop(tx);
+            return Err(refusal(&self.pool, task_id, |t| {
+                if t.worker_id.as_deref() != Some(worker_id) {
+                    Error::not_your_task()
+                } else {
+                    Error::conflict(format!("Task is {}, not claimed", t.status))
+                }
+            })
+            .await);
+        };
+        if task.is_system {
+            approve_in(&mut tx, &self.config, &task).await?;
+        } else {
+            outbox::enqueue_event(&mut tx, &task.poster_id, EventType::TaskDelivered, &task.id, json!({}))
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(task)
+    }
+
+    /// delivered → approved by the poster, with an optional 1–5 rating of the worker.
+    pub async fn approve(&self, poster_id: &str, task_id: &str, rating: Option<i64>) -> Result<Task> {
+        if let Some(r) = rating {
+            validate::int_range("rating", r, 1, 5)?;
+        }
+        let mut tx = self.pool.begin().await?;
+        let Some(task) = tasks::approve(&mut tx, task_id, Some(poster_id)).await? else {
+            drop(tx);
+            return Err(refusal(&self.pool, task_id, |t| {
+                if t.poster_id != poster_id {
+                    Error::not_your_task()
+                } else {
+                    Error::conflict(format!("Task is {}, not delivered", t.status))
+                }
+            })
+            .await);
+        };
+        settle_approved(&mut tx, &self.config, &task).await?;
+        let worker = task.worker_id.as_deref().unwrap_or_default();
+        if let Some(score) = rating {
+            ratings::insert(&mut tx, &task.id, poster_id, worker, score as i32, None).await?;
+        }
+        trust::record_outcome(&mut tx, poster_id, worker, true).await?;
+        trust::record_outcome(&mut tx, worker, poster_id, true).await?;
+        tx.commit().await?;
+        Ok(task)
+    }
+
+    /// delivered → claimed (the worker keeps a grace period to re-deliver), or
+    /// → posted when the maximum number of rejections is reached.
+    pub async fn reject(
+        &self,
+        poster_id: &str,
+        task_id: &str,
+        reason: Option<String>,
+        feedback: Option<String>,
+    ) -> Result<Rejection> {
+        let reason = validate::required_text("reason", reason.as_deref(), validate::MAX_REASON)?;
+        if let Some(feedback) = &feedback {
+            validate::max_chars("feedback", feedback, validate::MAX_REASON)?;
+        }
+        let mut tx = self.pool.begin().await?;
+        let rejected = tasks::reject(
+            &mut tx,
+            task_id,
+            poster_id,
+            &reason,
+            self.config.max_rejections,
+            self.config.rejection_grace_minutes,
+            self.config.task_expire_hours,
+        )
+        .await?;
+        let Some((task, worker)) = rejected else {
+            drop(tx);
+            return Err(refusal(&self.pool, task_id, |t| {
+                if t.poster_id != poster_id {
+                    Error::not_your_task()
+                } else {
+                    Error::conflict(format!("Task is {}, not delivered", t.status))
+                }
+            })
+            .await);
+        };
+        let worker_released = task.status == TaskStatus::Posted;
+        let mut data = json!({ "reason": reason });
+        if let Some(feedback) = &feedback {
+            data["feedback"] = json!(feedback);
+        }
+        match task.rejection_grace_deadline {
+            Some(grace) if !worker_released => data["grace_deadline"] = json!(rfc3339(grace)),
+            _ => data["max_rejections_reached"] = json!(true),
+        }
+        trust::record_outcome(&mut tx, poster_id, &worker, false).await?;
+        outbox::enqueue_event(&mut tx, &worker, EventType::TaskRejected, &task.id, data).await?;
+        tx.commit().await?;
+        Ok(Rejection { task, worker_released })
+    }
+
+    /// posted → cancelled by the poster, with a full refund.
+    pub async fn cancel(&self, poster_id: &str, task_id: &str) -> Result<Task> {
+        let mut tx = self.pool.begin().await?;
+        let Some(task) = tasks::cancel(&mut tx, task_id, poster_id).await? else {
+            drop(tx);
+            return Err(refusal(&self.pool, task_id, |t| {
+                if t.poster_id != poster_id {
+                    Error::not_your_task()
+                } else {
+                    Error::conflict(format!("Task is {}, can only cancel posted tasks", t.status))
+                }
+            })
+            .await);
+        };
+        if task.escrowed {
+            ledger::record(&mut tx, poster_id, task.max_credits, "refund", Kind::Transfer, Some(&task.id))
+                .await?;
+        }
+        tasks::cancel_open_children(&mut tx, &task.id).await?;
+        for agent in tasks::matched_agents(&mut *tx, &task.id).await? {
+            outbox::enqueue_event(&mut tx, &agent, EventType::TaskCancelled, &task.id, json!({})).await?;
+        }
+        tx.commit().await?;
+        Ok(task)
+    }
+
+    /// claimed → posted by the worker; counts toward the abandon cooldown.
+    pub async fn abandon(&self, worker_id: &str, task_id: &str) -> Result<Task> {
+        let mut tx = self.pool.begin().await?;
+        let abandoned =
+            tasks::abandon(&mut tx, task_id, worker_id, self.config.task_expire_hours).await?;
+        let Some(task) = abandoned else {
+            drop(tx);
+            return Err(refusal(&self.pool, task_id, |t| {
+                if t.status != TaskStatus::Claimed {
+                    Error::conflict(format!("Task is {}, not claimed", t.status))
+                } else {
+                    Error::not_your_task()
+                }
+            })
+            .await);
+        };
+        agents::record_abandon(&mut tx, worker_id).await?;
+        tx.commit().await?;
+        Ok(task)
+    }
+}
+
+/// Approves a delivered task inside the caller's transaction when the platform
+/// decides (system tasks at delivery, the review timeout): no rating, no trust.
+pub async fn approve_in(conn: &mut PgConnection, config: &Config, task: &Task) -> Result<Option<Task>> {
+    let Some(approved) = tasks::approve(conn, &task.id, None).await? else {
+        return Ok(None);
+    };
+    settle_approved(conn, config, &approved).await?;
+    Ok(Some(approved))
+}
+
+/// Pays out an approved task: the worker gets the charge minus the platform
+/// fee, the platform the fee, the poster the unused escrow. System tasks are
+/// paid by minting credits, without a fee.
+pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Task) -> Result<()> {
+    let worker = task
+        .worker_id
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("approved task {} has no worker", task.id))?;
+    let charged = task.credits_charged.unwrap_or(0);
+    if task.escrowed {
+        let split = money::settle(task.max_credits, charged, config.platform_fee_percent);
+        ledger::record(conn, worker, split.worker, "payment", Kind::Transfer, Some(&task.id)).await?;
+        if split.fee > 0 {
+            ledger::record(conn, &config.platform_agent_id, split.fee, "platform_fee", Kind::Transfer, Some(&task.id))
+                .await?;
+        }
+        if split.refund > 0 {
+            ledger::record(conn, &task.poster_id, split.refund, "refund", Kind::Transfer, Some(&task.id))
+                .await?;
+        }
+    } else {
+        ledger::record(conn, worker, charged, "payment", Kind::Grant, Some(&task.id)).await?;
+    }
+    agents::count_completed(conn, worker).await?;
+    if !task.is_system {
+        outbox::enqueue_event(conn, worker, EventType::TaskApproved, &task.id, json!({})).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! The Pinchwork api node: every REST route except the SSE stream. It holds no
+//! state between requests, so any number of nodes can serve behind a balancer.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod extract;
+mod fields;
+pub mod negotiate;
+mod rate_limit;
+mod routes;
+pub mod views;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use pinchwork_common::{Config, db, market::Market};
+use tokio_util::sync::CancellationToken;
+
+pub use routes::router;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub market: Market,
+}
+
+/// Connects, migrates, and serves until `shutdown` is cancelled; in-flight
+/// requests finish first. Calls `on_listen` with the bound address.
+pub async fn run(
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+    on_listen: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let pool = db::connect(&config).await?;
+    db::migrate(&pool, &config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen_addr()).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "api listening");
+    on_listen(addr);
+
+    let state = AppState { market: Market::new(pool.clone(), config) };
+    let pruner = tokio::spawn(prune_rate_limits(pool.clone(), shutdown.clone()));
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+    shutdown.cancel();
+    let _ = pruner.await;
+    pool.close().await;
+    Ok(())
+}
+
+/// Drops old rate-limit windows now and then (any node may do it; doing it twice is harmless).
+async fn prune_rate_limits(pool: sqlx::PgPool, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(300)) => {}
+        }
+        if let Err(err) = db::rate_limits::prune(&pool).await {
+            tracing::warn!(error = %err, "pruning rate-limit windows failed");
+        }
+    }
+}
