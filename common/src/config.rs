@@ -9,10 +9,14 @@ use clap::{Parser, builder::BoolishValueParser};
 
 /// Effective configuration of a Pinchwork process.
 #[derive(Clone, Parser)]
-#[command(name = "pinchwork", about = "Pinchwork service", version)]
+#[command(name = "pinchwork", about = "Pinchwork service", version, args_override_self = true)]
 pub struct Config {
     /// PostgreSQL connection string.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/pinchwork")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/pinchwork"
+    )]
     pub database_url: String,
     /// NATS server URL.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
@@ -42,7 +46,11 @@ pub struct Config {
     pub initial_credits: i64,
     #[arg(long, env = "PINCHWORK_PLATFORM_FEE_PERCENT", default_value_t = 10.0)]
     pub platform_fee_percent: f64,
-    #[arg(long, env = "PINCHWORK_PLATFORM_AGENT_ID", default_value = "ag-platform")]
+    #[arg(
+        long,
+        env = "PINCHWORK_PLATFORM_AGENT_ID",
+        default_value = "ag-platform"
+    )]
     pub platform_agent_id: String,
     #[arg(long, env = "PINCHWORK_TASK_EXPIRE_HOURS", default_value_t = 72)]
     pub task_expire_hours: i64,
@@ -50,21 +58,37 @@ pub struct Config {
     pub max_wait_seconds: i64,
     #[arg(long, env = "PINCHWORK_MATCH_TIMEOUT_SECONDS", default_value_t = 120)]
     pub match_timeout_seconds: i64,
-    #[arg(long, env = "PINCHWORK_VERIFICATION_TIMEOUT_SECONDS", default_value_t = 120)]
+    #[arg(
+        long,
+        env = "PINCHWORK_VERIFICATION_TIMEOUT_SECONDS",
+        default_value_t = 120
+    )]
     pub verification_timeout_seconds: i64,
-    #[arg(long, env = "PINCHWORK_SYSTEM_TASK_AUTO_APPROVE_SECONDS", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "PINCHWORK_SYSTEM_TASK_AUTO_APPROVE_SECONDS",
+        default_value_t = 60
+    )]
     pub system_task_auto_approve_seconds: i64,
     #[arg(long, env = "PINCHWORK_MATCH_CREDITS", default_value_t = 3)]
     pub match_credits: i64,
     #[arg(long, env = "PINCHWORK_VERIFY_CREDITS", default_value_t = 5)]
     pub verify_credits: i64,
-    #[arg(long, env = "PINCHWORK_CAPABILITY_EXTRACT_CREDITS", default_value_t = 2)]
+    #[arg(
+        long,
+        env = "PINCHWORK_CAPABILITY_EXTRACT_CREDITS",
+        default_value_t = 2
+    )]
     pub capability_extract_credits: i64,
     #[arg(long, env = "PINCHWORK_MAX_EXTRACTED_TAGS", default_value_t = 20)]
     pub max_extracted_tags: usize,
     #[arg(long, env = "PINCHWORK_DISABLE_AUTO_APPROVE", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub disable_auto_approve: bool,
-    #[arg(long, env = "PINCHWORK_MAX_ABANDONS_BEFORE_COOLDOWN", default_value_t = 5)]
+    #[arg(
+        long,
+        env = "PINCHWORK_MAX_ABANDONS_BEFORE_COOLDOWN",
+        default_value_t = 5
+    )]
     pub max_abandons_before_cooldown: i32,
     #[arg(long, env = "PINCHWORK_ABANDON_COOLDOWN_MINUTES", default_value_t = 30)]
     pub abandon_cooldown_minutes: i64,
@@ -72,9 +96,17 @@ pub struct Config {
     pub rejection_grace_minutes: i64,
     #[arg(long, env = "PINCHWORK_MAX_REJECTIONS", default_value_t = 3)]
     pub max_rejections: i32,
-    #[arg(long, env = "PINCHWORK_DEFAULT_REVIEW_TIMEOUT_MINUTES", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "PINCHWORK_DEFAULT_REVIEW_TIMEOUT_MINUTES",
+        default_value_t = 30
+    )]
     pub default_review_timeout_minutes: i64,
-    #[arg(long, env = "PINCHWORK_DEFAULT_CLAIM_TIMEOUT_MINUTES", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "PINCHWORK_DEFAULT_CLAIM_TIMEOUT_MINUTES",
+        default_value_t = 10
+    )]
     pub default_claim_timeout_minutes: i64,
     #[arg(long, env = "PINCHWORK_WELCOME_TASK_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub welcome_task_enabled: bool,
@@ -96,7 +128,11 @@ pub struct Config {
     pub rate_limit_create: RateLimit,
     #[arg(long, env = "PINCHWORK_RATE_LIMIT_PICKUP", default_value = "60/minute")]
     pub rate_limit_pickup: RateLimit,
-    #[arg(long, env = "PINCHWORK_RATE_LIMIT_DELIVER", default_value = "30/minute")]
+    #[arg(
+        long,
+        env = "PINCHWORK_RATE_LIMIT_DELIVER",
+        default_value = "30/minute"
+    )]
     pub rate_limit_deliver: RateLimit,
     #[arg(long, env = "PINCHWORK_RATE_LIMIT_READ", default_value = "120/minute")]
     pub rate_limit_read: RateLimit,
@@ -176,15 +212,30 @@ impl fmt::Debug for Config {
             .field("platform_agent_id", &self.platform_agent_id)
             .field("task_expire_hours", &self.task_expire_hours)
             .field("match_timeout_seconds", &self.match_timeout_seconds)
-            .field("verification_timeout_seconds", &self.verification_timeout_seconds)
-            .field("system_task_auto_approve_seconds", &self.system_task_auto_approve_seconds)
+            .field(
+                "verification_timeout_seconds",
+                &self.verification_timeout_seconds,
+            )
+            .field(
+                "system_task_auto_approve_seconds",
+                &self.system_task_auto_approve_seconds,
+            )
             .field("disable_auto_approve", &self.disable_auto_approve)
-            .field("max_abandons_before_cooldown", &self.max_abandons_before_cooldown)
+            .field(
+                "max_abandons_before_cooldown",
+                &self.max_abandons_before_cooldown,
+            )
             .field("abandon_cooldown_minutes", &self.abandon_cooldown_minutes)
             .field("rejection_grace_minutes", &self.rejection_grace_minutes)
             .field("max_rejections", &self.max_rejections)
-            .field("default_review_timeout_minutes", &self.default_review_timeout_minutes)
-            .field("default_claim_timeout_minutes", &self.default_claim_timeout_minutes)
+            .field(
+                "default_review_timeout_minutes",
+                &self.default_review_timeout_minutes,
+            )
+            .field(
+                "default_claim_timeout_minutes",
+                &self.default_claim_timeout_minutes,
+            )
             .field("welcome_task_enabled", &self.welcome_task_enabled)
             .field("welcome_task_credits", &self.welcome_task_credits)
             .field("webhook_timeout_seconds", &self.webhook_timeout_seconds)
@@ -251,7 +302,10 @@ impl FromStr for RateLimit {
             "day" | "d" => 86400,
             other => return Err(format!("rate limit `{s}`: unknown unit `{other}`")),
         };
-        Ok(Self { count, window: Duration::from_secs(secs) })
+        Ok(Self {
+            count,
+            window: Duration::from_secs(secs),
+        })
     }
 }
 
@@ -270,7 +324,10 @@ mod tests {
 
     #[test]
     fn passwords_are_masked() {
-        assert_eq!(mask_url_password("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            mask_url_password("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(mask_url_password("nats://h:4222"), "nats://h:4222");
     }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod market;
 pub mod telemetry;
+pub mod tls;
 pub mod webhook_url;
 
 pub use config::Config;

@@ -10,7 +10,9 @@ pub fn init(config: &Config) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let result = if config.log_format == "json" {
-        registry.with(fmt::layer().json().with_current_span(true)).try_init()
+        registry
+            .with(fmt::layer().json().with_current_span(true))
+            .try_init()
     } else {
         registry.with(fmt::layer()).try_init()
     };

@@ -10,7 +10,8 @@ const BLOCKED_HOSTS: &[&str] = &["localhost", "metadata.google.internal", "metad
 
 /// Checks a webhook URL when an agent saves it; returns it normalised.
 pub fn validate(raw: &str, allow_private: bool) -> Result<String> {
-    let invalid = |why: &str| Error::bad_request(format!("Invalid request body: webhook_url {why}"));
+    let invalid =
+        |why: &str| Error::bad_request(format!("Invalid request body: webhook_url {why}"));
     if raw.len() > 2000 {
         return Err(invalid("must be at most 2000 characters"));
     }
@@ -30,10 +31,14 @@ pub fn validate(raw: &str, allow_private: bool) -> Result<String> {
                 }
             }
             url::Host::Ipv4(ip) if !is_public(IpAddr::V4(ip)) => {
-                return Err(invalid("must not point at a private, loopback or link-local address"));
+                return Err(invalid(
+                    "must not point at a private, loopback or link-local address",
+                ));
             }
             url::Host::Ipv6(ip) if !is_public(IpAddr::V6(ip)) => {
-                return Err(invalid("must not point at a private, loopback or link-local address"));
+                return Err(invalid(
+                    "must not point at a private, loopback or link-local address",
+                ));
             }
             _ => {}
         }

@@ -63,7 +63,15 @@ pub async fn ensure_platform_agent(pool: &PgPool, id: &str) -> Result<(), sqlx::
     .await?
     .rows_affected();
     if inserted == 1 {
-        ledger::record(&mut tx, id, PLATFORM_GENESIS_CREDITS, "genesis", Kind::Grant, None).await?;
+        ledger::record(
+            &mut tx,
+            id,
+            PLATFORM_GENESIS_CREDITS,
+            "genesis",
+            Kind::Grant,
+            None,
+        )
+        .await?;
     }
     tx.commit().await
 }

@@ -23,7 +23,12 @@ pub async fn enqueue_event(
         "data": data,
         "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, false),
     });
-    insert(conn, &format!("events.{recipient}.{}", event.as_str()), &payload).await
+    insert(
+        conn,
+        &format!("events.{recipient}.{}", event.as_str()),
+        &payload,
+    )
+    .await
 }
 
 /// Queues a command for a service (`cmd.<service>.<kind>`).
@@ -36,7 +41,11 @@ pub async fn enqueue_command(
     insert(conn, &format!("cmd.{service}.{kind}"), &payload).await
 }
 
-async fn insert(conn: &mut PgConnection, subject: &str, payload: &Value) -> Result<i64, sqlx::Error> {
+async fn insert(
+    conn: &mut PgConnection,
+    subject: &str,
+    payload: &Value,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO outbox (subject, payload, traceparent) VALUES ($1, $2, $3) RETURNING id",
     )

@@ -21,8 +21,10 @@ pub async fn hit(pool: &PgPool, bucket: &str, window_secs: i64) -> Result<(i64, 
 
 /// Drops windows that ended more than a day ago.
 pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'")
-        .execute(pool)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }

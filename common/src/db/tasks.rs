@@ -136,7 +136,10 @@ pub async fn insert_match(
 }
 
 /// Agents holding a match row for a task.
-pub async fn matched_agents(db: impl PgExecutor<'_>, task_id: &str) -> Result<Vec<String>, sqlx::Error> {
+pub async fn matched_agents(
+    db: impl PgExecutor<'_>,
+    task_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT agent_id FROM task_matches WHERE task_id = $1 ORDER BY rank")
         .bind(task_id)
         .fetch_all(db)
@@ -155,7 +158,10 @@ pub struct PoolFilter {
 impl PoolFilter {
     fn search_pattern(&self) -> Option<String> {
         self.search.as_deref().map(|s| {
-            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         })
     }
@@ -176,7 +182,8 @@ const REGULAR_ELIGIBLE: &str = "
     AND NOT EXISTS (SELECT 1 FROM tasks s WHERE s.parent_task_id = c.id AND s.worker_id = $1)";
 
 /// Overlap between the task's tags and the caller's capability tags ($2).
-const TAG_OVERLAP: &str = "(SELECT count(*) FROM (SELECT lower(x) FROM unnest(c.tags || c.extracted_tags) x
+const TAG_OVERLAP: &str =
+    "(SELECT count(*) FROM (SELECT lower(x) FROM unnest(c.tags || c.extracted_tags) x
                           INTERSECT SELECT unnest($2::text[])) o)";
 
 /// Claims the best task for a worker in one statement: phase 0 system tasks for
@@ -263,11 +270,13 @@ pub async fn did_system_work_on(
     task_id: &str,
     agent_id: &str,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tasks WHERE parent_task_id = $1 AND worker_id = $2)")
-        .bind(task_id)
-        .bind(agent_id)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM tasks WHERE parent_task_id = $1 AND worker_id = $2)",
+    )
+    .bind(task_id)
+    .bind(agent_id)
+    .fetch_one(db)
+    .await
 }
 
 /// One page of the tasks a worker may pick up, in browse order (matched by
@@ -470,7 +479,10 @@ pub async fn cancel(
 }
 
 /// Cancels the still-open system tasks working on a task (nothing was escrowed).
-pub async fn cancel_open_children(conn: &mut PgConnection, parent_id: &str) -> Result<u64, sqlx::Error> {
+pub async fn cancel_open_children(
+    conn: &mut PgConnection,
+    parent_id: &str,
+) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "UPDATE tasks SET status = 'cancelled'
          WHERE parent_task_id = $1 AND is_system AND status IN ('posted', 'claimed')",

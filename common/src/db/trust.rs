@@ -44,7 +44,10 @@ pub async fn record_outcome(
 }
 
 /// Every relationship where `truster` is the truster, highest score first.
-pub async fn scores_of(db: impl PgExecutor<'_>, truster: &str) -> Result<Vec<TrustScore>, sqlx::Error> {
+pub async fn scores_of(
+    db: impl PgExecutor<'_>,
+    truster: &str,
+) -> Result<Vec<TrustScore>, sqlx::Error> {
     sqlx::query_as::<_, TrustScore>(
         "SELECT trusted_id, score, interactions, updated_at FROM agent_trust
          WHERE truster_id = $1 ORDER BY score DESC, trusted_id",

@@ -76,6 +76,10 @@ impl fmt::Display for EventType {
 impl FromStr for EventType {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        Self::ALL.iter().copied().find(|e| e.as_str() == s).ok_or(())
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|e| e.as_str() == s)
+            .ok_or(())
     }
 }

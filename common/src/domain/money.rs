@@ -26,7 +26,11 @@ pub struct Settlement {
 pub fn settle(max_credits: i64, charged: i64, fee_percent: f64) -> Settlement {
     let charged = charged.clamp(0, max_credits);
     let fee = platform_fee(charged, fee_percent);
-    Settlement { worker: charged - fee, fee, refund: max_credits - charged }
+    Settlement {
+        worker: charged - fee,
+        fee,
+        refund: max_credits - charged,
+    }
 }
 
 #[cfg(test)]

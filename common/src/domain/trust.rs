@@ -6,7 +6,11 @@ pub const DEFAULT_TRUST: f64 = 0.5;
 
 /// The score after one interaction.
 pub fn update(score: f64, positive: bool) -> f64 {
-    let next = if positive { score + (1.0 - score) * 0.1 } else { score * 0.9 };
+    let next = if positive {
+        score + (1.0 - score) * 0.1
+    } else {
+        score * 0.9
+    };
     ((next * 1e6).round() / 1e6).clamp(0.0, 1.0)
 }
 

@@ -35,7 +35,9 @@ pub fn required_text(field: &str, value: Option<&str>, max: usize) -> Result<Str
             max_chars(field, v, max)?;
             Ok(v.to_string())
         }
-        _ => Err(Error::bad_request(format!("Missing required field: {field}"))),
+        _ => Err(Error::bad_request(format!(
+            "Missing required field: {field}"
+        ))),
     }
 }
 

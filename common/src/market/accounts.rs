@@ -74,19 +74,36 @@ impl Market {
             },
         )
         .await?;
-        ledger::record(&mut tx, &agent_id, self.config.initial_credits, "signup_bonus", Kind::Grant, None)
-            .await?;
+        ledger::record(
+            &mut tx,
+            &agent_id,
+            self.config.initial_credits,
+            "signup_bonus",
+            Kind::Grant,
+            None,
+        )
+        .await?;
         let welcome_task_id = if self.config.welcome_task_enabled {
             self.post_welcome_task(&mut tx, &agent_id).await?
         } else {
             None
         };
         if input.good_at.is_some() && !input.accepts_system_tasks {
-            outbox::enqueue_command(&mut tx, "matcher", "profile_changed", json!({ "agent_id": agent_id }))
-                .await?;
+            outbox::enqueue_command(
+                &mut tx,
+                "matcher",
+                "profile_changed",
+                json!({ "agent_id": agent_id }),
+            )
+            .await?;
         }
         tx.commit().await?;
-        Ok(Registration { agent_id, api_key, credits: self.config.initial_credits, welcome_task_id })
+        Ok(Registration {
+            agent_id,
+            api_key,
+            credits: self.config.initial_credits,
+            welcome_task_id,
+        })
     }
 
     /// The platform's onboarding task, matched only to the new agent and paid
@@ -122,9 +139,15 @@ impl Market {
             },
         )
         .await?;
-        if ledger::take_escrow(tx, platform, credits, &task_id).await?.is_err() {
+        if ledger::take_escrow(tx, platform, credits, &task_id)
+            .await?
+            .is_err()
+        {
             tracing::warn!("platform balance cannot fund a welcome task; skipping it");
-            sqlx::query("DELETE FROM tasks WHERE id = $1").bind(&task_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM tasks WHERE id = $1")
+                .bind(&task_id)
+                .execute(&mut *tx)
+                .await?;
             return Ok(None);
         }
         tasks::insert_match(tx, &task_id, agent_id, 0).await?;
@@ -140,13 +163,21 @@ impl Market {
             validate::max_chars("webhook_secret", secret, validate::MAX_WEBHOOK_SECRET)?;
         }
         if let Some(Some(url)) = &update.webhook_url {
-            update.webhook_url = Some(Some(webhook_url::validate(url, self.config.webhook_allow_private)?));
+            update.webhook_url = Some(Some(webhook_url::validate(
+                url,
+                self.config.webhook_allow_private,
+            )?));
         }
         let mut tx = self.pool.begin().await?;
         let updated = agents::update_profile(&mut *tx, &agent.id, &update).await?;
         if update.good_at.is_some() && !updated.accepts_system_tasks {
-            outbox::enqueue_command(&mut tx, "matcher", "profile_changed", json!({ "agent_id": agent.id }))
-                .await?;
+            outbox::enqueue_command(
+                &mut tx,
+                "matcher",
+                "profile_changed",
+                json!({ "agent_id": agent.id }),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(updated)
@@ -155,7 +186,9 @@ impl Market {
     /// Admin: mints `amount` credits for an agent.
     pub async fn grant(&self, agent_id: &str, amount: i64, reason: &str) -> Result<()> {
         if amount < 1 {
-            return Err(Error::bad_request("Invalid request body: amount must be at least 1"));
+            return Err(Error::bad_request(
+                "Invalid request body: amount must be at least 1",
+            ));
         }
         validate::max_chars("reason", reason, validate::MAX_REASON)?;
         let mut tx = self.pool.begin().await?;
@@ -168,7 +201,12 @@ impl Market {
     }
 
     /// Admin: suspends or reinstates an agent.
-    pub async fn suspend(&self, agent_id: &str, suspended: bool, reason: Option<&str>) -> Result<Agent> {
+    pub async fn suspend(
+        &self,
+        agent_id: &str,
+        suspended: bool,
+        reason: Option<&str>,
+    ) -> Result<Agent> {
         if let Some(reason) = reason {
             validate::max_chars("reason", reason, validate::MAX_REASON)?;
         }

@@ -46,7 +46,9 @@ impl CreateTaskInput {
     fn validate(&self) -> Result<(String, i64)> {
         let need = match self.need.as_deref() {
             None => return Err(Error::bad_request("Missing 'need' field")),
-            Some(n) if n.trim().is_empty() => return Err(Error::bad_request("Missing 'need' field")),
+            Some(n) if n.trim().is_empty() => {
+                return Err(Error::bad_request("Missing 'need' field"));
+            }
             Some(n) => n,
         };
         validate::max_chars("need", need, validate::MAX_NEED)?;
@@ -112,8 +114,13 @@ impl Market {
             )));
         }
         agents::count_posted(&mut tx, poster_id).await?;
-        outbox::enqueue_command(&mut tx, "matcher", "task_created", json!({ "task_id": task_id }))
-            .await?;
+        outbox::enqueue_command(
+            &mut tx,
+            "matcher",
+            "task_created",
+            json!({ "task_id": task_id }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(task)
     }
@@ -166,15 +173,26 @@ impl Market {
         if task.is_system {
             approve_in(&mut tx, &self.config, &task).await?;
         } else {
-            outbox::enqueue_event(&mut tx, &task.poster_id, EventType::TaskDelivered, &task.id, json!({}))
-                .await?;
+            outbox::enqueue_event(
+                &mut tx,
+                &task.poster_id,
+                EventType::TaskDelivered,
+                &task.id,
+                json!({}),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(task)
     }
 
     /// delivered → approved by the poster, with an optional 1–5 rating of the worker.
-    pub async fn approve(&self, poster_id: &str, task_id: &str, rating: Option<i64>) -> Result<Task> {
+    pub async fn approve(
+        &self,
+        poster_id: &str,
+        task_id: &str,
+        rating: Option<i64>,
+    ) -> Result<Task> {
         if let Some(r) = rating {
             validate::int_range("rating", r, 1, 5)?;
         }
@@ -248,7 +266,10 @@ impl Market {
         trust::record_outcome(&mut tx, poster_id, &worker, false).await?;
         outbox::enqueue_event(&mut tx, &worker, EventType::TaskRejected, &task.id, data).await?;
         tx.commit().await?;
-        Ok(Rejection { task, worker_released })
+        Ok(Rejection {
+            task,
+            worker_released,
+        })
     }
 
     /// posted → cancelled by the poster, with a full refund.
@@ -260,18 +281,35 @@ impl Market {
                 if t.poster_id != poster_id {
                     Error::not_your_task()
                 } else {
-                    Error::conflict(format!("Task is {}, can only cancel posted tasks", t.status))
+                    Error::conflict(format!(
+                        "Task is {}, can only cancel posted tasks",
+                        t.status
+                    ))
                 }
             })
             .await);
         };
         if task.escrowed {
-            ledger::record(&mut tx, poster_id, task.max_credits, "refund", Kind::Transfer, Some(&task.id))
-                .await?;
+            ledger::record(
+                &mut tx,
+                poster_id,
+                task.max_credits,
+                "refund",
+                Kind::Transfer,
+                Some(&task.id),
+            )
+            .await?;
         }
         tasks::cancel_open_children(&mut tx, &task.id).await?;
         for agent in tasks::matched_agents(&mut *tx, &task.id).await? {
-            outbox::enqueue_event(&mut tx, &agent, EventType::TaskCancelled, &task.id, json!({})).await?;
+            outbox::enqueue_event(
+                &mut tx,
+                &agent,
+                EventType::TaskCancelled,
+                &task.id,
+                json!({}),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(task)
@@ -301,7 +339,11 @@ impl Market {
 
 /// Approves a delivered task inside the caller's transaction when the platform
 /// decides (system tasks at delivery, the review timeout): no rating, no trust.
-pub async fn approve_in(conn: &mut PgConnection, config: &Config, task: &Task) -> Result<Option<Task>> {
+pub async fn approve_in(
+    conn: &mut PgConnection,
+    config: &Config,
+    task: &Task,
+) -> Result<Option<Task>> {
     let Some(approved) = tasks::approve(conn, &task.id, None).await? else {
         return Ok(None);
     };
@@ -320,17 +362,47 @@ pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Ta
     let charged = task.credits_charged.unwrap_or(0);
     if task.escrowed {
         let split = money::settle(task.max_credits, charged, config.platform_fee_percent);
-        ledger::record(conn, worker, split.worker, "payment", Kind::Transfer, Some(&task.id)).await?;
+        ledger::record(
+            conn,
+            worker,
+            split.worker,
+            "payment",
+            Kind::Transfer,
+            Some(&task.id),
+        )
+        .await?;
         if split.fee > 0 {
-            ledger::record(conn, &config.platform_agent_id, split.fee, "platform_fee", Kind::Transfer, Some(&task.id))
-                .await?;
+            ledger::record(
+                conn,
+                &config.platform_agent_id,
+                split.fee,
+                "platform_fee",
+                Kind::Transfer,
+                Some(&task.id),
+            )
+            .await?;
         }
         if split.refund > 0 {
-            ledger::record(conn, &task.poster_id, split.refund, "refund", Kind::Transfer, Some(&task.id))
-                .await?;
+            ledger::record(
+                conn,
+                &task.poster_id,
+                split.refund,
+                "refund",
+                Kind::Transfer,
+                Some(&task.id),
+            )
+            .await?;
         }
     } else {
-        ledger::record(conn, worker, charged, "payment", Kind::Grant, Some(&task.id)).await?;
+        ledger::record(
+            conn,
+            worker,
+            charged,
+            "payment",
+            Kind::Grant,
+            Some(&task.id),
+        )
+        .await?;
     }
     agents::count_completed(conn, worker).await?;
     if !task.is_system {

@@ -60,7 +60,12 @@ impl Market {
     }
 
     /// Claims up to `count` tasks, each claim atomic on its own.
-    pub async fn pickup_batch(&self, agent: &Agent, filter: &PoolFilter, count: i64) -> Result<Vec<ListedTask>> {
+    pub async fn pickup_batch(
+        &self,
+        agent: &Agent,
+        filter: &PoolFilter,
+        count: i64,
+    ) -> Result<Vec<ListedTask>> {
         if !(1..=MAX_BATCH).contains(&count) {
             return Err(Error::bad_request(format!(
                 "Invalid request body: count must be between 1 and {MAX_BATCH}"
@@ -79,9 +84,14 @@ impl Market {
 
     /// Claims one specific task (matched to someone else or not).
     pub async fn pickup_specific(&self, agent: &Agent, task_id: &str) -> Result<ListedTask> {
-        let task = tasks::get(&self.pool, task_id).await?.ok_or_else(Error::task_not_found)?;
+        let task = tasks::get(&self.pool, task_id)
+            .await?
+            .ok_or_else(Error::task_not_found)?;
         if task.status != TaskStatus::Posted {
-            return Err(Error::conflict(format!("Task is {}, not posted", task.status)));
+            return Err(Error::conflict(format!(
+                "Task is {}, not posted",
+                task.status
+            )));
         }
         if task.poster_id == agent.id {
             return Err(Error::conflict("Cannot pick up your own task"));
@@ -90,13 +100,20 @@ impl Market {
             return Err(Error::conflict("Cannot directly pick up system tasks"));
         }
         if tasks::did_system_work_on(&self.pool, task_id, &agent.id).await? {
-            return Err(Error::conflict("Conflict: you did system work on this task"));
+            return Err(Error::conflict(
+                "Conflict: you did system work on this task",
+            ));
         }
         self.check_cooldown(agent).await?;
         let mut conn = self.pool.acquire().await?;
-        tasks::claim_specific(&mut conn, task_id, &agent.id, self.config.default_claim_timeout_minutes)
-            .await?
-            .ok_or_else(|| Error::conflict("Task already claimed"))
+        tasks::claim_specific(
+            &mut conn,
+            task_id,
+            &agent.id,
+            self.config.default_claim_timeout_minutes,
+        )
+        .await?
+        .ok_or_else(|| Error::conflict("Task already claimed"))
     }
 
     /// A page of the tasks the agent could pick up, in browse order.
@@ -107,7 +124,15 @@ impl Market {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<ListedTask>, i64)> {
-        Ok(tasks::browse(&self.pool, &agent.id, &agent.capability_tags_lower(), filter, limit, offset).await?)
+        Ok(tasks::browse(
+            &self.pool,
+            &agent.id,
+            &agent.capability_tags_lower(),
+            filter,
+            limit,
+            offset,
+        )
+        .await?)
     }
 
     /// A page of the agent's own tasks as poster and/or worker.

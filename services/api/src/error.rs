@@ -52,14 +52,19 @@ impl IntoResponse for ApiError {
             Error::Unavailable(why) => tracing::warn!(%why, "dependency unavailable"),
             _ => {}
         }
-        let mut response = Reply::new(status, json!({ "error": self.0.to_string() })).into_response();
+        let mut response =
+            Reply::new(status, json!({ "error": self.0.to_string() })).into_response();
         let retry_after = match &self.0 {
-            Error::TooManyRequests { retry_after_secs, .. } => *retry_after_secs,
+            Error::TooManyRequests {
+                retry_after_secs, ..
+            } => *retry_after_secs,
             Error::Unavailable(_) => Some(1),
             _ => None,
         };
         if let Some(secs) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

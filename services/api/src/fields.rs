@@ -42,10 +42,18 @@ impl Payload {
             None => Ok(None),
             Some(Value::Number(n)) => n
                 .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64))
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                        .map(|f| f as i64)
+                })
                 .map(Some)
                 .ok_or_else(|| invalid(key, "an integer")),
-            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| invalid(key, "an integer")),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| invalid(key, "an integer")),
             Some(_) => Err(invalid(key, "an integer")),
         }
     }
@@ -71,7 +79,11 @@ impl Payload {
             Some(Value::String(s)) => Ok(pinchwork_common::domain::validate::split_csv(Some(s))),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| invalid(key, "a list of strings")))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| invalid(key, "a list of strings"))
+                })
                 .collect(),
             Some(_) => Err(invalid(key, "a list of strings")),
         }

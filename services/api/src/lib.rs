@@ -37,7 +37,9 @@ pub async fn run(
     tracing::info!(%addr, "api listening");
     on_listen(addr);
 
-    let state = AppState { market: Market::new(pool.clone(), config) };
+    let state = AppState {
+        market: Market::new(pool.clone(), config),
+    };
     let pruner = tokio::spawn(prune_rate_limits(pool.clone(), shutdown.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

@@ -44,7 +44,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(status: StatusCode, body: Value) -> Self {
-        Self { status, body, headers: HeaderMap::new() }
+        Self {
+            status,
+            body,
+            headers: HeaderMap::new(),
+        }
     }
 
     pub fn ok(body: Value) -> Self {
@@ -72,7 +76,8 @@ impl IntoResponse for Reply {
         } else {
             ("text/markdown; charset=utf-8", to_markdown(self.body))
         };
-        let mut response = (self.status, [(header::CONTENT_TYPE, content_type)], text).into_response();
+        let mut response =
+            (self.status, [(header::CONTENT_TYPE, content_type)], text).into_response();
         response.headers_mut().extend(self.headers);
         response
     }
@@ -187,18 +192,28 @@ fn markdown(text: &str) -> ApiResult<Payload> {
             Ok(Value::Object(map)) => map,
             Ok(Value::Null) => Map::new(),
             Ok(_) => return Err(ApiError::bad_request("YAML frontmatter must be a mapping")),
-            Err(err) => return Err(ApiError::bad_request(format!("Invalid YAML frontmatter: {err}"))),
+            Err(err) => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid YAML frontmatter: {err}"
+                )));
+            }
         },
     };
     let body = body.trim();
-    Ok(Payload { fields, text: (!body.is_empty()).then(|| body.to_string()) })
+    Ok(Payload {
+        fields,
+        text: (!body.is_empty()).then(|| body.to_string()),
+    })
 }
 
 fn split_frontmatter(text: &str) -> (Option<&str>, &str) {
     let Some(rest) = text.strip_prefix("---") else {
         return (None, text);
     };
-    let Some(rest) = rest.strip_prefix('\n').or_else(|| rest.strip_prefix("\r\n")) else {
+    let Some(rest) = rest
+        .strip_prefix('\n')
+        .or_else(|| rest.strip_prefix("\r\n"))
+    else {
         return (None, text);
     };
     if let Some(body) = rest.strip_prefix("---") {
@@ -228,7 +243,10 @@ mod tests {
 
     #[test]
     fn json_without_content_type_is_json() {
-        let p = parse_text(Some("application/x-www-form-urlencoded"), r#"{"name": "a"}"#);
+        let p = parse_text(
+            Some("application/x-www-form-urlencoded"),
+            r#"{"name": "a"}"#,
+        );
         assert_eq!(p.fields["name"], "a");
     }
 
@@ -249,17 +267,25 @@ mod tests {
     #[test]
     fn malformed_json_with_json_content_type_is_a_400() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         let err = parse(&headers, b"{nope").unwrap_err();
         assert!(matches!(err.0, pinchwork_common::Error::BadRequest(_)));
     }
 
     #[test]
     fn markdown_rendering_puts_need_in_the_body() {
-        let md = to_markdown(serde_json::json!({"task_id": "tk-1", "status": "posted", "need": "Do it"}));
+        let md = to_markdown(
+            serde_json::json!({"task_id": "tk-1", "status": "posted", "need": "Do it"}),
+        );
         assert!(md.starts_with("---\n"));
         assert!(md.contains("task_id: tk-1"));
         assert!(md.ends_with("---\n\nDo it\n"));
-        assert_eq!(to_markdown(serde_json::json!({"error": "x"})), "---\nerror: x\n---\n");
+        assert_eq!(
+            to_markdown(serde_json::json!({"error": "x"})),
+            "---\nerror: x\n---\n"
+        );
     }
 }

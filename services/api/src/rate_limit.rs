@@ -61,7 +61,10 @@ fn caller(request: &Request) -> String {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
-        return format!("key:{}", hex::encode(&Sha256::digest(key.trim().as_bytes())[..12]));
+        return format!(
+            "key:{}",
+            hex::encode(&Sha256::digest(key.trim().as_bytes())[..12])
+        );
     }
     let forwarded = headers
         .get("x-forwarded-for")

@@ -20,7 +20,11 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Value {
 }
 
 fn tags(tags: &[String]) -> Value {
-    if tags.is_empty() { Value::Null } else { json!(tags) }
+    if tags.is_empty() {
+        Value::Null
+    } else {
+        json!(tags)
+    }
 }
 
 /// A task as its poster or worker sees it.
@@ -55,7 +59,9 @@ pub fn task(t: &Task) -> Value {
 
 /// A task-result response with its headers.
 pub fn task_reply(t: &Task) -> Reply {
-    let reply = Reply::ok(task(t)).header("x-task-id", &t.id).header("x-status", t.status);
+    let reply = Reply::ok(task(t))
+        .header("x-task-id", &t.id)
+        .header("x-status", t.status);
     match t.credits_charged {
         Some(charged) => reply.header("x-credits-charged", charged),
         None => reply,

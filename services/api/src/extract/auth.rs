@@ -27,9 +27,12 @@ impl FromRequestParts<AppState> for CurrentAgent {
         let key = bearer(parts)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| Error::Unauthorized("Missing or invalid Authorization header".into()))?;
-        let agent = pinchwork_common::db::agents::find_by_key_hash(&state.market.pool, &ids::hash_api_key(key))
-            .await?
-            .ok_or_else(|| Error::Unauthorized("Invalid API key".into()))?;
+        let agent = pinchwork_common::db::agents::find_by_key_hash(
+            &state.market.pool,
+            &ids::hash_api_key(key),
+        )
+        .await?
+        .ok_or_else(|| Error::Unauthorized("Invalid API key".into()))?;
         if agent.suspended {
             return Err(Error::forbidden("Agent suspended").into());
         }
@@ -45,10 +48,17 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(expected) = state.market.config.admin_key.as_deref().filter(|k| !k.is_empty()) else {
+        let Some(expected) = state
+            .market
+            .config
+            .admin_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+        else {
             return Err(Error::NotImplemented("Admin API not configured".into()).into());
         };
-        let given = bearer(parts).ok_or_else(|| Error::Unauthorized("Missing Authorization header".into()))?;
+        let given = bearer(parts)
+            .ok_or_else(|| Error::Unauthorized("Missing Authorization header".into()))?;
         if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
             Ok(Self)
         } else {

@@ -22,9 +22,14 @@ pub async fn grant(State(state): State<AppState>, _: Admin, body: Payload) -> Ap
     let amount = body
         .int("amount")?
         .ok_or_else(|| ApiError::bad_request("Missing required field: amount"))?;
-    let reason = body.string("reason")?.filter(|r| !r.is_empty()).unwrap_or_else(|| "admin_grant".into());
+    let reason = body
+        .string("reason")?
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "admin_grant".into());
     state.market.grant(&agent_id, amount, &reason).await?;
-    Ok(Reply::ok(json!({ "granted": amount, "agent_id": agent_id, "reason": reason })))
+    Ok(Reply::ok(
+        json!({ "granted": amount, "agent_id": agent_id, "reason": reason }),
+    ))
 }
 
 /// `POST /v1/admin/agents/suspend`
@@ -34,7 +39,10 @@ pub async fn suspend(State(state): State<AppState>, _: Admin, body: Payload) -> 
         .bool("suspended")?
         .ok_or_else(|| ApiError::bad_request("Missing required field: suspended"))?;
     let reason = body.string("reason")?;
-    let agent = state.market.suspend(&agent_id, suspended, reason.as_deref()).await?;
+    let agent = state
+        .market
+        .suspend(&agent_id, suspended, reason.as_deref())
+        .await?;
     Ok(Reply::ok(json!({
         "agent_id": agent.id,
         "suspended": agent.suspended,

@@ -78,7 +78,11 @@ pub async fn credits(
     CurrentAgent(agent): CurrentAgent,
     Query(q): Query<CreditsQuery>,
 ) -> ApiResult<Reply> {
-    let (limit, offset) = Page { limit: q.limit, offset: q.offset }.resolve(50)?;
+    let (limit, offset) = Page {
+        limit: q.limit,
+        offset: q.offset,
+    }
+    .resolve(50)?;
     let pool = &state.market.pool;
     let (entries, mut total) = ledger::page(pool, &agent.id, limit, offset).await?;
     if entries.is_empty() {

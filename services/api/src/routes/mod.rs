@@ -22,8 +22,15 @@ use crate::{
     rate_limit::{self, Class},
 };
 
-fn limited(state: &AppState, class: Class, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    route.route_layer(middleware::from_fn_with_state((state.clone(), class), rate_limit::enforce))
+fn limited(
+    state: &AppState,
+    class: Class,
+    route: MethodRouter<AppState>,
+) -> MethodRouter<AppState> {
+    route.route_layer(middleware::from_fn_with_state(
+        (state.clone(), class),
+        rate_limit::enforce,
+    ))
 }
 
 /// Every HTTP route of an api node.
@@ -33,23 +40,50 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))
         .route("/v1/capabilities", get(meta::capabilities))
-        .route("/v1/register", limited(s, Class::Register, post(agents::register)))
+        .route(
+            "/v1/register",
+            limited(s, Class::Register, post(agents::register)),
+        )
         .route("/v1/me", get(agents::me).patch(agents::update_me))
-        .route("/v1/me/credits", limited(s, Class::Read, get(agents::credits)))
+        .route(
+            "/v1/me/credits",
+            limited(s, Class::Read, get(agents::credits)),
+        )
         .route("/v1/tasks", limited(s, Class::Create, post(tasks::create)))
-        .route("/v1/tasks/available", limited(s, Class::Read, get(tasks::available)))
+        .route(
+            "/v1/tasks/available",
+            limited(s, Class::Read, get(tasks::available)),
+        )
         .route("/v1/tasks/mine", limited(s, Class::Read, get(tasks::mine)))
-        .route("/v1/tasks/pickup", limited(s, Class::Pickup, post(pickup::next)))
-        .route("/v1/tasks/pickup/batch", limited(s, Class::PickupBatch, post(pickup::batch)))
-        .route("/v1/tasks/{task_id}", limited(s, Class::Read, get(tasks::show)))
+        .route(
+            "/v1/tasks/pickup",
+            limited(s, Class::Pickup, post(pickup::next)),
+        )
+        .route(
+            "/v1/tasks/pickup/batch",
+            limited(s, Class::PickupBatch, post(pickup::batch)),
+        )
+        .route(
+            "/v1/tasks/{task_id}",
+            limited(s, Class::Read, get(tasks::show)),
+        )
         .route("/v1/tasks/{task_id}/pickup", post(pickup::specific))
-        .route("/v1/tasks/{task_id}/deliver", limited(s, Class::Deliver, post(tasks::deliver)))
+        .route(
+            "/v1/tasks/{task_id}/deliver",
+            limited(s, Class::Deliver, post(tasks::deliver)),
+        )
         .route("/v1/tasks/{task_id}/approve", post(tasks::approve))
         .route("/v1/tasks/{task_id}/reject", post(tasks::reject))
         .route("/v1/tasks/{task_id}/cancel", post(tasks::cancel))
         .route("/v1/tasks/{task_id}/abandon", post(tasks::abandon))
-        .route("/v1/admin/credits/grant", limited(s, Class::Admin, post(admin::grant)))
-        .route("/v1/admin/agents/suspend", limited(s, Class::Admin, post(admin::suspend)))
+        .route(
+            "/v1/admin/credits/grant",
+            limited(s, Class::Admin, post(admin::grant)),
+        )
+        .route(
+            "/v1/admin/agents/suspend",
+            limited(s, Class::Admin, post(admin::suspend)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(negotiate::MAX_BODY_BYTES))

@@ -50,7 +50,10 @@ pub async fn batch(
     }
     let search = body.string("search")?.or(q.search);
     let count = body.int("count")?.unwrap_or(DEFAULT_BATCH);
-    let tasks = state.market.pickup_batch(&agent, &pool_filter(tags, search)?, count).await?;
+    let tasks = state
+        .market
+        .pickup_batch(&agent, &pool_filter(tags, search)?, count)
+        .await?;
     Ok(Reply::ok(json!({
         "tasks": tasks.iter().map(views::picked).collect::<Vec<_>>(),
         "total": tasks.len(),
@@ -63,5 +66,7 @@ pub async fn specific(
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
 ) -> ApiResult<Reply> {
-    Ok(picked_reply(&state.market.pickup_specific(&agent, &task_id).await?))
+    Ok(picked_reply(
+        &state.market.pickup_specific(&agent, &task_id).await?,
+    ))
 }

@@ -36,7 +36,12 @@ pub async fn create(
         claim_timeout_minutes: body.int("claim_timeout_minutes")?,
     };
     if let Some(wait) = body.int("wait")? {
-        validate::int_range("wait", wait, 1, MAX_WAIT_SECONDS.min(state.market.config.max_wait_seconds))?;
+        validate::int_range(
+            "wait",
+            wait,
+            1,
+            MAX_WAIT_SECONDS.min(state.market.config.max_wait_seconds),
+        )?;
     }
     let task = state.market.create_task(&agent.id, input).await?;
     Ok(Reply::created(json!({
@@ -56,7 +61,9 @@ pub async fn show(
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
 ) -> ApiResult<Reply> {
-    Ok(views::task_reply(&state.market.task_for(&agent.id, &task_id).await?))
+    Ok(views::task_reply(
+        &state.market.task_for(&agent.id, &task_id).await?,
+    ))
 }
 
 /// Query of the browse and pickup routes.
@@ -70,7 +77,10 @@ pub struct PoolQuery {
 
 impl PoolQuery {
     pub fn filter(&self) -> Result<PoolFilter, ApiError> {
-        pool_filter(validate::split_csv(self.tags.as_deref()), self.search.clone())
+        pool_filter(
+            validate::split_csv(self.tags.as_deref()),
+            self.search.clone(),
+        )
     }
 }
 
@@ -81,7 +91,10 @@ pub fn pool_filter(tags: Vec<String>, search: Option<String>) -> Result<PoolFilt
         validate::max_chars("search", s, validate::MAX_SEARCH)?;
     }
     if tags.len() > validate::MAX_TAGS {
-        return Err(ApiError::bad_request(format!("at most {} tags may be filtered on", validate::MAX_TAGS)));
+        return Err(ApiError::bad_request(format!(
+            "at most {} tags may be filtered on",
+            validate::MAX_TAGS
+        )));
     }
     Ok(PoolFilter { tags, search })
 }
@@ -92,8 +105,15 @@ pub async fn available(
     CurrentAgent(agent): CurrentAgent,
     Query(q): Query<PoolQuery>,
 ) -> ApiResult<Reply> {
-    let (limit, offset) = Page { limit: q.limit, offset: q.offset }.resolve(20)?;
-    let (tasks, total) = state.market.available(&agent, &q.filter()?, limit, offset).await?;
+    let (limit, offset) = Page {
+        limit: q.limit,
+        offset: q.offset,
+    }
+    .resolve(20)?;
+    let (tasks, total) = state
+        .market
+        .available(&agent, &q.filter()?, limit, offset)
+        .await?;
     Ok(Reply::ok(json!({
         "tasks": tasks.iter().map(views::available).collect::<Vec<_>>(),
         "total": total,
@@ -114,7 +134,11 @@ pub async fn mine(
     CurrentAgent(agent): CurrentAgent,
     Query(q): Query<MineQuery>,
 ) -> ApiResult<Reply> {
-    let (limit, offset) = Page { limit: q.limit, offset: q.offset }.resolve(20)?;
+    let (limit, offset) = Page {
+        limit: q.limit,
+        offset: q.offset,
+    }
+    .resolve(20)?;
     let role = match q.role.as_deref().filter(|r| !r.is_empty()) {
         None => Role::Either,
         Some("poster") => Role::Poster,
@@ -128,7 +152,10 @@ pub async fn mine(
                 .map_err(|_| ApiError::bad_request(format!("Invalid status: {s}")))?,
         ),
     };
-    let (tasks, total) = state.market.mine(&agent, role, status, limit, offset).await?;
+    let (tasks, total) = state
+        .market
+        .mine(&agent, role, status, limit, offset)
+        .await?;
     Ok(Reply::ok(json!({
         "tasks": tasks.iter().map(views::task).collect::<Vec<_>>(),
         "total": total,
@@ -144,7 +171,10 @@ pub async fn deliver(
 ) -> ApiResult<Reply> {
     let result = body.string_or_text("result")?;
     let claimed = body.int("credits_claimed")?;
-    let task = state.market.deliver(&agent.id, &task_id, result, claimed).await?;
+    let task = state
+        .market
+        .deliver(&agent.id, &task_id, result, claimed)
+        .await?;
     Ok(views::task_reply(&task))
 }
 
@@ -172,7 +202,10 @@ pub async fn reject(
 ) -> ApiResult<Reply> {
     let reason = body.string_or_text("reason")?;
     let feedback = body.string("feedback")?;
-    let rejection = state.market.reject(&agent.id, &task_id, reason, feedback).await?;
+    let rejection = state
+        .market
+        .reject(&agent.id, &task_id, reason, feedback)
+        .await?;
     let mut reply = views::task_reply(&rejection.task);
     if rejection.worker_released {
         reply = reply.header("x-max-rejections-reached", "true");
@@ -186,7 +219,9 @@ pub async fn cancel(
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
 ) -> ApiResult<Reply> {
-    Ok(views::task_reply(&state.market.cancel(&agent.id, &task_id).await?))
+    Ok(views::task_reply(
+        &state.market.cancel(&agent.id, &task_id).await?,
+    ))
 }
 
 /// `POST /v1/tasks/{id}/abandon`
@@ -195,5 +230,7 @@ pub async fn abandon(
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
 ) -> ApiResult<Reply> {
-    Ok(views::task_reply(&state.market.abandon(&agent.id, &task_id).await?))
+    Ok(views::task_reply(
+        &state.market.abandon(&agent.id, &task_id).await?,
+    ))
 }

@@ -1,0 +1,9 @@
+//! Test support shared by every crate's tests: an isolated database per test,
+//! a JSON client for the public API, and the money invariants.
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod db;
+
+pub use client::{Agent, Client, Resp};
+pub use db::{assert_conservation, fresh_database};
