@@ -3,4 +3,7 @@
 
 mod support;
 
+mod lifecycle;
+mod pickup;
 mod register;
+mod tasks;
