@@ -9,7 +9,12 @@ use clap::{Parser, builder::BoolishValueParser};
 
 /// Effective configuration of a Pinchwork process.
 #[derive(Clone, Parser)]
-#[command(name = "pinchwork", about = "Pinchwork service", version, args_override_self = true)]
+#[command(
+    name = "pinchwork",
+    about = "Pinchwork service",
+    version,
+    args_override_self = true
+)]
 pub struct Config {
     /// PostgreSQL connection string.
     #[arg(
@@ -198,9 +203,14 @@ impl Config {
             return Err("PINCHWORK_DB_MAX_CONNECTIONS must be at least 1".into());
         }
         if self.webhook_concurrency == 0 || self.sse_buffer == 0 {
-            return Err("PINCHWORK_WEBHOOK_CONCURRENCY and PINCHWORK_SSE_BUFFER must be at least 1".into());
+            return Err(
+                "PINCHWORK_WEBHOOK_CONCURRENCY and PINCHWORK_SSE_BUFFER must be at least 1".into(),
+            );
         }
-        if self.events_retention_hours == 0 || self.outbox_sweep_ms == 0 || self.sse_keepalive_seconds == 0 {
+        if self.events_retention_hours == 0
+            || self.outbox_sweep_ms == 0
+            || self.sse_keepalive_seconds == 0
+        {
             return Err("PINCHWORK_EVENTS_RETENTION_HOURS, PINCHWORK_OUTBOX_SWEEP_MS and PINCHWORK_SSE_KEEPALIVE_SECONDS must be positive".into());
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
