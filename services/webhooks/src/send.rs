@@ -54,8 +54,7 @@ pub async fn run(
         }
     };
     // A claim outlives the longest attempt, so only a crashed sender's claim expires.
-    let lease_ms =
-        i64::try_from(config.webhook_timeout_seconds * 1000 + 30_000).unwrap_or(i64::MAX);
+    let lease_ms = i64::try_from(config.webhook_timeout_seconds * 1000 + 5_000).unwrap_or(i64::MAX);
     loop {
         let batch =
             match webhooks::claim_due(&pool, config.webhook_concurrency as i64, lease_ms).await {
