@@ -124,6 +124,28 @@ pub struct Config {
     /// Allow http:// and private, loopback or link-local webhook targets (development, tests).
     #[arg(long, env = "PINCHWORK_WEBHOOK_ALLOW_PRIVATE", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
+    /// First back-off delay of a failed webhook, doubled after each further failure.
+    #[arg(long, env = "PINCHWORK_WEBHOOK_RETRY_BASE_MS", default_value_t = 1000)]
+    pub webhook_retry_base_ms: u64,
+    /// Webhook POSTs one webhooks instance runs at once.
+    #[arg(long, env = "PINCHWORK_WEBHOOK_CONCURRENCY", default_value_t = 16)]
+    pub webhook_concurrency: usize,
+    /// How long the events stream keeps events (SSE replay, webhook catch-up).
+    #[arg(long, env = "PINCHWORK_EVENTS_RETENTION_HOURS", default_value_t = 24)]
+    pub events_retention_hours: u64,
+    /// Period of the outbox sweeper that publishes rows a crashed node left behind.
+    #[arg(long, env = "PINCHWORK_OUTBOX_SWEEP_MS", default_value_t = 1000)]
+    pub outbox_sweep_ms: u64,
+    /// Seconds without events after which an SSE connection gets a keep-alive comment.
+    #[arg(long, env = "PINCHWORK_SSE_KEEPALIVE_SECONDS", default_value_t = 15)]
+    pub sse_keepalive_seconds: u64,
+    /// Events buffered per SSE connection; a client that falls further behind is cut off.
+    #[arg(long, env = "PINCHWORK_SSE_BUFFER", default_value_t = 256)]
+    pub sse_buffer: usize,
+    /// TEST ONLY: exit the process right after a command commits, before its
+    /// outbox rows are published (proves the sweeper of another node publishes them).
+    #[arg(long, env = "PINCHWORK_FAULT_EXIT_AFTER_COMMIT", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub fault_exit_after_commit: bool,
     /// Switch every rate limit off (benchmarks, conformance runs).
     #[arg(long, env = "PINCHWORK_RATE_LIMIT_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub rate_limit_enabled: bool,
@@ -179,6 +201,17 @@ impl Config {
         }
         if self.db_max_connections == 0 {
             return Err("PINCHWORK_DB_MAX_CONNECTIONS must be at least 1".into());
+        }
+        if self.webhook_concurrency == 0 || self.sse_buffer == 0 {
+            return Err(
+                "PINCHWORK_WEBHOOK_CONCURRENCY and PINCHWORK_SSE_BUFFER must be at least 1".into(),
+            );
+        }
+        if self.events_retention_hours == 0
+            || self.outbox_sweep_ms == 0
+            || self.sse_keepalive_seconds == 0
+        {
+            return Err("PINCHWORK_EVENTS_RETENTION_HOURS, PINCHWORK_OUTBOX_SWEEP_MS and PINCHWORK_SSE_KEEPALIVE_SECONDS must be positive".into());
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err("PINCHWORK_LOG_FORMAT must be `text` or `json`".into());
@@ -247,6 +280,13 @@ impl fmt::Debug for Config {
             .field("webhook_max_retries", &self.webhook_max_retries)
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("rate_limit_enabled", &self.rate_limit_enabled)
+            .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
+            .field("webhook_concurrency", &self.webhook_concurrency)
+            .field("events_retention_hours", &self.events_retention_hours)
+            .field("outbox_sweep_ms", &self.outbox_sweep_ms)
+            .field("sse_keepalive_seconds", &self.sse_keepalive_seconds)
+            .field("sse_buffer", &self.sse_buffer)
+            .field("fault_exit_after_commit", &self.fault_exit_after_commit)
             .finish_non_exhaustive()
     }
 }

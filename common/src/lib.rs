@@ -2,12 +2,14 @@
 //! marketplace rules and telemetry set-up. No HTTP handlers live here.
 #![forbid(unsafe_code)]
 
+pub mod bus;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod ids;
 pub mod market;
+pub mod outbox_relay;
 pub mod telemetry;
 pub mod tls;
 pub mod webhook_url;

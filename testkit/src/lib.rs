@@ -4,6 +4,12 @@
 
 pub mod client;
 pub mod db;
+pub mod events;
 
 pub use client::{Agent, Client, Resp};
 pub use db::{assert_conservation, fresh_database};
+
+/// A random NATS subject prefix, so concurrent tests never see each other's messages.
+pub fn nats_prefix() -> String {
+    format!("t{:016x}", rand::random::<u64>())
+}

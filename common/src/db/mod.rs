@@ -7,6 +7,7 @@ pub mod rate_limits;
 pub mod ratings;
 pub mod tasks;
 pub mod trust;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -55,3 +55,59 @@ async fn insert(
     .fetch_one(conn)
     .await
 }
+
+/// An outbox row waiting to be published.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Pending {
+    /// Outbox id, also the message id and the event id.
+    pub id: i64,
+    /// Subject below the deployment prefix.
+    pub subject: String,
+    /// The message body.
+    pub payload: Value,
+    /// Trace context of the writing transaction.
+    pub traceparent: Option<String>,
+}
+
+/// Advisory lock key held by the one publisher draining the outbox, so rows
+/// reach NATS in id order (per-recipient order for SSE replay).
+const PUBLISHER_LOCK: i64 = 0x7069_6e63_686f_7574;
+
+/// Takes the publisher lock for the caller's transaction; false when another
+/// process is draining right now.
+pub async fn try_publisher_lock(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(PUBLISHER_LOCK)
+        .fetch_one(conn)
+        .await
+}
+
+/// The oldest unpublished rows, locked for the caller's transaction.
+pub async fn lock_unpublished(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<Pending>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, subject, payload, traceparent FROM outbox
+         WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks rows as published.
+pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Number of rows not yet published (tests, metrics).
+pub async fn unpublished_count(db: impl sqlx::PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        .fetch_one(db)
+        .await
+}

@@ -98,6 +98,7 @@ impl Market {
             .await?;
         }
         tx.commit().await?;
+        self.published_soon();
         Ok(Registration {
             agent_id,
             api_key,
@@ -180,6 +181,7 @@ impl Market {
             .await?;
         }
         tx.commit().await?;
+        self.published_soon();
         Ok(updated)
     }
 
@@ -197,6 +199,7 @@ impl Market {
         }
         ledger::record(&mut tx, agent_id, amount, reason, Kind::Grant, None).await?;
         tx.commit().await?;
+        self.published_soon();
         Ok(())
     }
 

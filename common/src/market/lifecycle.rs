@@ -122,6 +122,7 @@ impl Market {
         )
         .await?;
         tx.commit().await?;
+        self.published_soon();
         Ok(task)
     }
 
@@ -183,6 +184,7 @@ impl Market {
             .await?;
         }
         tx.commit().await?;
+        self.published_soon();
         Ok(task)
     }
 
@@ -216,6 +218,7 @@ impl Market {
         trust::record_outcome(&mut tx, poster_id, worker, true).await?;
         trust::record_outcome(&mut tx, worker, poster_id, true).await?;
         tx.commit().await?;
+        self.published_soon();
         Ok(task)
     }
 
@@ -266,6 +269,7 @@ impl Market {
         trust::record_outcome(&mut tx, poster_id, &worker, false).await?;
         outbox::enqueue_event(&mut tx, &worker, EventType::TaskRejected, &task.id, data).await?;
         tx.commit().await?;
+        self.published_soon();
         Ok(Rejection {
             task,
             worker_released,
@@ -312,6 +316,7 @@ impl Market {
             .await?;
         }
         tx.commit().await?;
+        self.published_soon();
         Ok(task)
     }
 
@@ -333,6 +338,7 @@ impl Market {
         };
         agents::record_abandon(&mut tx, worker_id).await?;
         tx.commit().await?;
+        self.published_soon();
         Ok(task)
     }
 }

@@ -9,10 +9,11 @@ pub mod negotiate;
 mod rate_limit;
 mod routes;
 pub mod views;
+mod wait;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use pinchwork_common::{Config, db, market::Market};
+use pinchwork_common::{Config, bus::Bus, db, market::Market, outbox_relay};
 use tokio_util::sync::CancellationToken;
 
 pub use routes::router;
@@ -21,6 +22,8 @@ pub use routes::router;
 #[derive(Clone)]
 pub struct AppState {
     pub market: Market,
+    /// NATS: `wait` subscribes to task events through it.
+    pub bus: Bus,
 }
 
 /// Connects, migrates, and serves until `shutdown` is cancelled; in-flight
@@ -32,14 +35,21 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let pool = db::connect(&config).await?;
     db::migrate(&pool, &config).await?;
+    let bus = Bus::connect(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr()).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "api listening");
     on_listen(addr);
 
-    let state = AppState {
-        market: Market::new(pool.clone(), config),
-    };
+    let market = Market::new(pool.clone(), config.clone());
+    let relay = tokio::spawn(outbox_relay::run(
+        pool.clone(),
+        bus.clone(),
+        market.outbox_wake.clone(),
+        Duration::from_millis(config.outbox_sweep_ms),
+        shutdown.clone(),
+    ));
+    let state = AppState { market, bus };
     let pruner = tokio::spawn(prune_rate_limits(pool.clone(), shutdown.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -47,6 +57,7 @@ pub async fn run(
         .await?;
     shutdown.cancel();
     let _ = pruner.await;
+    let _ = relay.await;
     pool.close().await;
     Ok(())
 }

@@ -6,6 +6,7 @@ mod agents;
 mod meta;
 mod pickup;
 mod tasks;
+mod webhooks;
 
 use axum::{
     Router,
@@ -48,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/me/credits",
             limited(s, Class::Read, get(agents::credits)),
+        )
+        .route(
+            "/v1/me/webhooks/deliveries",
+            limited(s, Class::Read, get(webhooks::deliveries)),
         )
         .route("/v1/tasks", limited(s, Class::Create, post(tasks::create)))
         .route(

@@ -35,15 +35,28 @@ pub async fn create(
         review_timeout_minutes: body.int("review_timeout_minutes")?,
         claim_timeout_minutes: body.int("claim_timeout_minutes")?,
     };
-    if let Some(wait) = body.int("wait")? {
-        validate::int_range(
+    let wait = match body.int("wait")? {
+        Some(wait) => Some(validate::int_range(
             "wait",
             wait,
             1,
             MAX_WAIT_SECONDS.min(state.market.config.max_wait_seconds),
-        )?;
+        )?),
+        None => None,
+    };
+    // Subscribe before the task exists, so no delivery can slip past the wait.
+    let deliveries = match wait {
+        Some(_) => Some(crate::wait::subscribe(&state.bus, &agent.id).await?),
+        None => None,
+    };
+    let mut task = state.market.create_task(&agent.id, input).await?;
+    if let (Some(secs), Some(deliveries)) = (wait, deliveries) {
+        let timeout = std::time::Duration::from_secs(secs.unsigned_abs());
+        task = crate::wait::until_delivered(&state.market, deliveries, &task.id, timeout).await?;
+        if matches!(task.status, TaskStatus::Delivered | TaskStatus::Approved) {
+            return Ok(views::task_reply(&task));
+        }
     }
-    let task = state.market.create_task(&agent.id, input).await?;
     Ok(Reply::created(json!({
         "task_id": task.id,
         "status": task.status,

@@ -11,3 +11,4 @@ mod pickup;
 mod rate_limits;
 mod register;
 mod tasks;
+mod wait;

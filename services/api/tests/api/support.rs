@@ -38,8 +38,11 @@ impl TestApp {
     /// An api node with extra `--flag value` settings.
     pub async fn spawn_with(extra: &[&str]) -> Self {
         let url = fresh_database().await;
+        let prefix = pinchwork_testkit::nats_prefix();
         let mut args = vec![
             "test",
+            "--nats-prefix",
+            &prefix,
             "--database-url",
             &url,
             "--listen",
@@ -72,6 +75,20 @@ impl TestApp {
             config,
             shutdown,
         }
+    }
+
+    /// Another api node on the same database and NATS prefix.
+    pub async fn spawn_peer(&self) -> Client {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(pinchwork_api::run(
+            self.config.clone(),
+            self.shutdown.clone(),
+            move |addr| {
+                let _ = tx.send(addr);
+            },
+        ));
+        let addr = rx.await.expect("peer api node failed to start");
+        Client::new(format!("http://{addr}"))
     }
 
     /// Asserts the money invariants of design §2.

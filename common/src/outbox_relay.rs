@@ -1,0 +1,144 @@
+//! The outbox publisher: drains unpublished outbox rows to JetStream in id
+//! order, right after a commit (fast path, woken by [`Market::published_soon`])
+//! and on a periodic sweep that picks up rows a crashed node left behind.
+//!
+//! [`Market::published_soon`]: crate::market::Market::published_soon
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    bus::{Bus, BusError},
+    db::outbox,
+};
+
+/// Rows published per transaction.
+const BATCH: i64 = 256;
+/// Pause before retrying when another process holds the publisher lock.
+const LOCK_RETRY: Duration = Duration::from_millis(25);
+/// Lock retries after a wake-up before falling back to the sweep timer.
+const LOCK_ATTEMPTS: u32 = 8;
+
+/// Why one drain pass failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The database failed.
+    #[error("outbox database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// NATS refused or did not acknowledge a publish.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// Runs the publisher until `shutdown`; `wake` is notified after each commit.
+pub async fn run(
+    pool: PgPool,
+    bus: Bus,
+    wake: Arc<Notify>,
+    sweep: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let woken = tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = wake.notified() => true,
+            () = tokio::time::sleep(sweep) => false,
+        };
+        let attempts = if woken { LOCK_ATTEMPTS } else { 1 };
+        for _ in 0..attempts {
+            match drain(&pool, &bus).await {
+                Ok(Some(n)) => {
+                    if n > 0 {
+                        tracing::debug!(published = n, "outbox drained");
+                    }
+                    break;
+                }
+                Ok(None) => tokio::time::sleep(LOCK_RETRY).await,
+                Err(err) => {
+                    tracing::warn!(error = %err, "publishing the outbox failed; the sweeper retries");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Publishes every unpublished row. `None` when another process holds the
+/// publisher lock; otherwise the number of rows published.
+pub async fn drain(pool: &PgPool, bus: &Bus) -> Result<Option<usize>, RelayError> {
+    let mut total = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        if !outbox::try_publisher_lock(&mut tx).await? {
+            return Ok(if total == 0 { None } else { Some(total) });
+        }
+        let rows = outbox::lock_unpublished(&mut tx, BATCH).await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(Some(total));
+        }
+        let published = publish_in_order(bus, &rows).await;
+        if !published.is_empty() {
+            outbox::mark_published(&mut tx, &published).await?;
+        }
+        tx.commit().await?;
+        total += published.len();
+        if published.len() < rows.len() {
+            return Err(RelayError::Bus(BusError::Publish(format!(
+                "{} of {} outbox rows not acknowledged",
+                rows.len() - published.len(),
+                rows.len()
+            ))));
+        }
+    }
+}
+
+/// Sends the rows in order (pipelined), then collects acknowledgements; returns
+/// the ids acknowledged before the first failure.
+async fn publish_in_order(bus: &Bus, rows: &[outbox::Pending]) -> Vec<i64> {
+    let mut acks = Vec::with_capacity(rows.len());
+    for row in rows {
+        let body = match serde_json::to_vec(&with_event_id(row)) {
+            Ok(body) => body,
+            Err(_) => break,
+        };
+        match bus
+            .publish(
+                &row.subject,
+                &row.id.to_string(),
+                row.traceparent.as_deref(),
+                body.into(),
+            )
+            .await
+        {
+            Ok(ack) => acks.push((row.id, ack)),
+            Err(err) => {
+                tracing::warn!(error = %err, outbox_id = row.id, "publish failed");
+                break;
+            }
+        }
+    }
+    let mut done = Vec::with_capacity(acks.len());
+    for (id, ack) in acks {
+        match ack.await {
+            Ok(_) => done.push(id),
+            Err(err) => {
+                tracing::warn!(error = %err, outbox_id = id, "publish not acknowledged");
+                break;
+            }
+        }
+    }
+    done
+}
+
+/// The message body: the outbox payload plus its `event_id` (the outbox id).
+fn with_event_id(row: &outbox::Pending) -> serde_json::Value {
+    let mut payload = row.payload.clone();
+    if let Some(map) = payload.as_object_mut() {
+        map.insert("event_id".into(), serde_json::json!(row.id.to_string()));
+    }
+    payload
+}

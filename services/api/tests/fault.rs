@@ -1,0 +1,138 @@
+//! An api node that dies between commit and publish loses no event: another
+//! node's outbox sweeper publishes it (real binary, killed by fault injection).
+
+use std::{process::Stdio, sync::Arc, time::Duration};
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::StreamExt;
+use pinchwork_common::{Config, bus::Bus};
+use pinchwork_testkit::{Client, fresh_database, nats_prefix};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[tokio::test]
+async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
+    let db = fresh_database().await;
+    let prefix = nats_prefix();
+    let config = Arc::new(
+        Config::from_args([
+            "test",
+            "--database-url",
+            &db,
+            "--nats-prefix",
+            &prefix,
+            "--listen",
+            "127.0.0.1:0",
+            "--welcome-task-enabled",
+            "false",
+            "--rate-limit-enabled",
+            "false",
+            "--outbox-sweep-ms",
+            "200",
+        ])
+        .expect("config"),
+    );
+    // Healthy node, in-process.
+    let shutdown = CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(pinchwork_api::run(
+        config.clone(),
+        shutdown.clone(),
+        move |a| {
+            let _ = tx.send(a);
+        },
+    ));
+    let healthy = Client::new(format!("http://{}", rx.await.expect("api")));
+    let poster = healthy.register("poster").await;
+    let worker = healthy.register("worker").await;
+    let task = healthy.post_task(&poster, "sum 2 and 2", 5).await;
+    healthy.pickup(&worker, &task).await.expect(200);
+
+    // Faulty node: the real binary, exiting right after its next commit.
+    let port = free_port();
+    let mut faulty = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinchwork-api"))
+        .env("DATABASE_URL", &db)
+        .env("PINCHWORK_NATS_PREFIX", &prefix)
+        .env("PINCHWORK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PINCHWORK_RATE_LIMIT_ENABLED", "false")
+        .env("PINCHWORK_FAULT_EXIT_AFTER_COMMIT", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start pinchwork-api");
+    let faulty_client = Client::new(format!("http://127.0.0.1:{port}"));
+    for _ in 0..200 {
+        if faulty_client
+            .http
+            .get(format!("{}/health", faulty_client.base))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivered = faulty_client
+        .http
+        .post(format!("{}/v1/tasks/{task}/deliver", faulty_client.base))
+        .bearer_auth(&worker.key)
+        .json(&json!({ "result": "4" }))
+        .send()
+        .await;
+    assert!(delivered.is_err(), "the faulty node dies before answering");
+    let status = tokio::time::timeout(Duration::from_secs(20), faulty.wait())
+        .await
+        .expect("faulty node exits")
+        .expect("wait");
+    assert_eq!(status.code(), Some(86), "exited by fault injection");
+    let state = healthy
+        .get(&format!("/v1/tasks/{task}"), Some(&poster.key))
+        .await
+        .expect(200);
+    assert_eq!(state.body["status"], "delivered", "the command committed");
+
+    // The healthy node's sweeper publishes the poster's task_delivered event.
+    let bus = Bus::connect(&config).await.expect("nats");
+    let stream = bus
+        .js
+        .get_stream(bus.layout.events_stream())
+        .await
+        .expect("stream");
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: bus.layout.agent_event(&poster.id, "task_delivered"),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    let msg = tokio::time::timeout(Duration::from_secs(30), messages.next())
+        .await
+        .expect("the event is published by the sweeper")
+        .expect("message")
+        .expect("message ok");
+    let body: Value = serde_json::from_slice(&msg.payload).expect("json");
+    assert_eq!(body["task_id"], task.as_str());
+    assert_eq!(body["event"], "task_delivered");
+    let msg_id = msg
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Nats-Msg-Id"))
+        .map(|v| v.to_string());
+    assert_eq!(
+        msg_id.as_deref(),
+        body["event_id"].as_str(),
+        "Nats-Msg-Id is the outbox id"
+    );
+    shutdown.cancel();
+}

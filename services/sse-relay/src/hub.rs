@@ -1,0 +1,184 @@
+//! In-memory fan-out: one ordered consumer on the events stream per relay
+//! instance, dispatched to the bounded channels of each agent's connections.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::StreamExt;
+use pinchwork_common::bus::{Bus, Layout};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// One event as an SSE message.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// JetStream stream sequence (the SSE `id:`).
+    pub seq: u64,
+    /// Event type (the SSE `event:`).
+    pub event: String,
+    /// The `data:` JSON: type, task id, the event's data flattened, event id, timestamp.
+    pub data: String,
+}
+
+impl SseEvent {
+    /// Builds the SSE form of a published event payload.
+    pub fn from_payload(seq: u64, payload: &[u8]) -> Option<Self> {
+        let body: Value = serde_json::from_slice(payload).ok()?;
+        let event = body["event"].as_str()?.to_string();
+        let mut data = Map::new();
+        data.insert("type".into(), json!(event));
+        data.insert("task_id".into(), body["task_id"].clone());
+        if let Some(extra) = body["data"].as_object() {
+            for (k, v) in extra {
+                data.insert(k.clone(), v.clone());
+            }
+        }
+        data.insert("event_id".into(), body["event_id"].clone());
+        data.insert("timestamp".into(), body["timestamp"].clone());
+        Some(Self {
+            seq,
+            event,
+            data: Value::Object(data).to_string(),
+        })
+    }
+
+    /// The axum SSE event.
+    pub fn to_sse(&self) -> axum::response::sse::Event {
+        axum::response::sse::Event::default()
+            .event(&self.event)
+            .id(self.seq.to_string())
+            .data(&self.data)
+    }
+}
+
+type Sender = mpsc::Sender<Arc<SseEvent>>;
+
+/// The connections of every agent on this instance.
+pub struct Hub {
+    conns: Mutex<HashMap<String, Vec<(u64, Sender)>>>,
+    next_id: AtomicU64,
+    buffer: usize,
+}
+
+impl Hub {
+    /// An empty hub whose connections buffer `buffer` events each.
+    pub fn new(buffer: usize) -> Self {
+        Self {
+            conns: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            buffer,
+        }
+    }
+
+    /// Registers a connection of `agent`; returns its id and live receiver.
+    pub fn register(&self, agent: &str) -> (u64, mpsc::Receiver<Arc<SseEvent>>) {
+        let (tx, rx) = mpsc::channel(self.buffer);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock()
+            .entry(agent.to_string())
+            .or_default()
+            .push((id, tx));
+        (id, rx)
+    }
+
+    /// Forgets a connection (it closed).
+    pub fn unregister(&self, agent: &str, id: u64) {
+        let mut conns = self.lock();
+        if let Some(list) = conns.get_mut(agent) {
+            list.retain(|(cid, _)| *cid != id);
+            if list.is_empty() {
+                conns.remove(agent);
+            }
+        }
+    }
+
+    /// Number of open connections (metrics, tests).
+    pub fn connections(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Hands an event to each connection of `agent`. A connection whose buffer
+    /// is full is dropped: its stream ends and the client must reconnect.
+    pub fn dispatch(&self, agent: &str, event: Arc<SseEvent>) {
+        let mut conns = self.lock();
+        let Some(list) = conns.get_mut(agent) else {
+            return;
+        };
+        list.retain(|(id, tx)| match tx.try_send(event.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(agent, connection = id, "SSE client too slow; disconnecting");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+        if list.is_empty() {
+            conns.remove(agent);
+        }
+    }
+
+    /// Drops every connection (shutdown).
+    pub fn close_all(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u64, Sender)>>> {
+        // A panic while holding the lock leaves the map usable.
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Feeds the hub from a new-events-only ordered consumer until `shutdown`,
+/// re-creating it if it fails.
+pub async fn feed(hub: Arc<Hub>, bus: Bus, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            result = feed_once(&hub, &bus) => {
+                if let Err(err) = result {
+                    tracing::warn!(error = %err, "event feed failed; restarting");
+                }
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+async fn feed_once(hub: &Hub, bus: &Bus) -> anyhow::Result<()> {
+    let stream = bus.js.get_stream(bus.layout.events_stream()).await?;
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: bus.layout.all_events(),
+            deliver_policy: DeliverPolicy::New,
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer.messages().await?;
+    while let Some(msg) = messages.next().await {
+        let msg = msg?;
+        let Ok(info) = msg.info() else { continue };
+        let seq = info.stream_sequence;
+        dispatch_message(hub, &bus.layout, &msg.subject, seq, &msg.payload);
+    }
+    Ok(())
+}
+
+fn dispatch_message(hub: &Hub, layout: &Layout, subject: &str, seq: u64, payload: &[u8]) {
+    let Some((agent, _)) = layout.parse_event_subject(subject) else {
+        return;
+    };
+    if let Some(event) = SseEvent::from_payload(seq, payload) {
+        hub.dispatch(agent, Arc::new(event));
+    }
+}

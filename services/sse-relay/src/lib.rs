@@ -1,0 +1,137 @@
+//! The Pinchwork SSE relay: serves `GET /v1/events`. One ordered JetStream
+//! consumer per instance feeds an in-memory fan-out to each agent's
+//! connections; every message carries `id:` = its stream sequence, so a
+//! reconnect with `Last-Event-ID` replays exactly what the agent missed.
+#![forbid(unsafe_code)]
+
+mod hub;
+mod stream;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use pinchwork_common::{Config, bus::Bus, db, ids};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+pub use hub::{Hub, SseEvent};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct RelayState {
+    pool: PgPool,
+    bus: Bus,
+    hub: Arc<Hub>,
+    config: Arc<Config>,
+}
+
+/// Connects, starts the fan-out and serves until `shutdown` is cancelled.
+/// Calls `on_listen` with the bound address.
+pub async fn run(
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+    on_listen: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let pool = db::connect(&config).await?;
+    db::migrate(&pool, &config).await?;
+    let bus = Bus::connect(&config).await?;
+    let hub = Arc::new(Hub::new(config.sse_buffer));
+    let feeder = tokio::spawn(hub::feed(hub.clone(), bus.clone(), shutdown.clone()));
+    let listener = tokio::net::TcpListener::bind(config.listen_addr()).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "sse-relay listening");
+    on_listen(addr);
+    let state = RelayState {
+        pool: pool.clone(),
+        bus,
+        hub: hub.clone(),
+        config,
+    };
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+    shutdown.cancel();
+    // Open streams end when the hub drops their senders.
+    hub.close_all();
+    let _ = feeder.await;
+    pool.close().await;
+    Ok(())
+}
+
+/// The relay's routes.
+pub fn router(state: RelayState) -> Router {
+    Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/ready", get(ready))
+        .route("/v1/events", get(events))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<RelayState>) -> (StatusCode, Json<serde_json::Value>) {
+    let db_ok = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
+    let nats_ok = state.bus.ping().await;
+    let status = if db_ok && nats_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
+    (
+        status,
+        Json(json!({
+            "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
+            "database": word(db_ok),
+            "nats": word(nats_ok),
+        })),
+    )
+}
+
+fn refuse(status: StatusCode, msg: &str) -> Response {
+    (status, Json(json!({ "error": msg }))).into_response()
+}
+
+/// `GET /v1/events`: the caller's event stream.
+async fn events(State(state): State<RelayState>, headers: HeaderMap) -> Response {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let Some(key) = key else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "Missing or invalid Authorization header",
+        );
+    };
+    let agent = match db::agents::find_by_key_hash(&state.pool, &ids::hash_api_key(key)).await {
+        Ok(Some(agent)) => agent,
+        Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "Invalid API key"),
+        Err(err) => {
+            tracing::warn!(error = %err, "auth lookup failed");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
+        }
+    };
+    if agent.suspended {
+        return refuse(StatusCode::FORBIDDEN, "Agent suspended");
+    }
+    let last_seen = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let events = stream::open(&state, agent.id, last_seen);
+    axum::response::Sse::new(events)
+        .keep_alive(
+            axum::response::sse::KeepAlive::new()
+                .interval(Duration::from_secs(state.config.sse_keepalive_seconds))
+                .text("keepalive"),
+        )
+        .into_response()
+}

@@ -1,0 +1,99 @@
+//! Events → delivery rows. A message is acked only after its row is written
+//! (or when its recipient has no webhook), so a crash redelivers it and the
+//! unique (agent, event id) key makes the second write a no-op.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::Message;
+use futures::StreamExt;
+use pinchwork_common::{
+    bus::Bus,
+    db::{agents, webhooks},
+};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::CONSUMER;
+
+/// Consumes events until `shutdown`, re-subscribing after errors.
+pub async fn run(pool: PgPool, bus: Bus, wake: Arc<Notify>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            result = consume(&pool, &bus, &wake) => {
+                if let Err(err) = result {
+                    tracing::warn!(error = %err, "webhook event consumer failed; restarting");
+                }
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+async fn consume(pool: &PgPool, bus: &Bus, wake: &Notify) -> anyhow::Result<()> {
+    let consumer = bus
+        .events_consumer(CONSUMER, Duration::from_secs(30))
+        .await?;
+    let mut messages = consumer.messages().await?;
+    while let Some(msg) = messages.next().await {
+        let msg = msg.map_err(|e| anyhow::anyhow!("{e}"))?;
+        match store(pool, bus, &msg).await {
+            Ok(queued) => {
+                msg.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                if queued {
+                    wake.notify_one();
+                }
+            }
+            // Not acked: JetStream redelivers after ack_wait.
+            Err(err) => {
+                tracing::warn!(error = %err, subject = %msg.subject, "queueing a webhook failed")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the delivery row of one event; false when there is nothing to send.
+async fn store(pool: &PgPool, bus: &Bus, msg: &Message) -> anyhow::Result<bool> {
+    let Some((recipient, _)) = bus.layout.parse_event_subject(&msg.subject) else {
+        return Ok(false);
+    };
+    let Ok(event) = serde_json::from_slice::<Value>(&msg.payload) else {
+        tracing::warn!(subject = %msg.subject, "dropping an unreadable event");
+        return Ok(false);
+    };
+    let Some(agent) = agents::get(pool, recipient).await? else {
+        return Ok(false);
+    };
+    if agent.webhook_url.is_none() {
+        return Ok(false);
+    }
+    let event_id: i64 = event["event_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("event without event_id"))?;
+    let event_type = event["event"].as_str().unwrap_or_default();
+    let body = json!({
+        "event": event_type,
+        "task_id": event["task_id"],
+        "data": event["data"],
+        "timestamp": event["timestamp"],
+        "event_id": event_id.to_string(),
+    })
+    .to_string();
+    let written = webhooks::enqueue(
+        pool,
+        recipient,
+        event_id,
+        event_type,
+        event["task_id"].as_str(),
+        &body,
+    )
+    .await?;
+    Ok(written)
+}

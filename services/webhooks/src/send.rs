@@ -1,0 +1,236 @@
+//! Delivery rows → HTTP POSTs, with retries, back-off and an attempt log.
+
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use hmac::{Hmac, KeyInit, Mac};
+use pinchwork_common::{
+    Config,
+    db::webhooks::{self, Attempt, Due, Outcome},
+    webhook_url,
+};
+use sha2::Sha256;
+use sqlx::PgPool;
+use tokio::{sync::Notify, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+/// How often due rows are polled when nothing wakes the sender.
+const POLL: Duration = Duration::from_millis(200);
+
+/// `sha256=<hex HMAC-SHA256(secret, body)>`, the `X-Pinchwork-Signature` value.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Why an attempt did not reach a receiver that accepted it.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    /// The URL may not be called (no retry).
+    #[error("refused target: {0}")]
+    Refused(String),
+    /// Network failure or timeout.
+    #[error("request failed: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// Polls and sends due deliveries until `shutdown`.
+pub async fn run(
+    pool: PgPool,
+    config: Arc<Config>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    let client = match build_client(&config, None) {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot build the webhook HTTP client");
+            return;
+        }
+    };
+    // A claim outlives the longest attempt, so only a crashed sender's claim expires.
+    let lease_ms = i64::try_from(config.webhook_timeout_seconds * 1000 + 5_000).unwrap_or(i64::MAX);
+    loop {
+        let batch =
+            match webhooks::claim_due(&pool, config.webhook_concurrency as i64, lease_ms).await {
+                Ok(batch) => batch,
+                Err(err) => {
+                    tracing::warn!(error = %err, "claiming webhook deliveries failed");
+                    Vec::new()
+                }
+            };
+        if batch.is_empty() {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+            continue;
+        }
+        let mut attempts = JoinSet::new();
+        for due in batch {
+            let (pool, config, client) = (pool.clone(), config.clone(), client.clone());
+            attempts.spawn(async move { attempt(&pool, &config, &client, due).await });
+        }
+        // In-flight attempts finish even during shutdown, so their outcome is recorded.
+        while attempts.join_next().await.is_some() {}
+        if shutdown.is_cancelled() {
+            return;
+        }
+    }
+}
+
+fn build_client(
+    config: &Config,
+    pin: Option<(&str, SocketAddr)>,
+) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(config.webhook_timeout_seconds))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("pinchwork-webhooks/", env!("CARGO_PKG_VERSION")));
+    if let Some((host, addr)) = pin {
+        builder = builder.resolve(host, addr);
+    }
+    builder.build()
+}
+
+/// One attempt of one delivery: send, record, decide what happens next.
+#[tracing::instrument(skip_all, fields(delivery_id = due.id, event_id = due.event_id, attempt = due.attempts))]
+async fn attempt(pool: &PgPool, config: &Config, client: &reqwest::Client, due: Due) {
+    let started = Instant::now();
+    let max_attempts = i32::try_from(config.webhook_max_retries)
+        .unwrap_or(i32::MAX)
+        .saturating_add(1);
+    let result = match due.webhook_url.as_deref() {
+        None => Err(SendError::Refused(
+            "the agent has no webhook_url any more".into(),
+        )),
+        Some(_) if due.attempts > max_attempts => {
+            Err(SendError::Refused("attempts exhausted".into()))
+        }
+        Some(url) => post(config, client, url, &due).await,
+    };
+    let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+    let (status_code, error, accepted) = match &result {
+        Ok(code) => (Some(i32::from(*code)), None, (200..300).contains(code)),
+        Err(err) => (None, Some(err.to_string()), false),
+    };
+    let final_try = due.attempts >= max_attempts || matches!(result, Err(SendError::Refused(_)));
+    let outcome = if accepted {
+        Outcome::Delivered
+    } else if final_try {
+        tracing::warn!(agent = %due.agent_id, ?status_code, "webhook delivery failed for good");
+        Outcome::Failed
+    } else {
+        Outcome::RetryInMs(backoff_ms(config.webhook_retry_base_ms, due.attempts))
+    };
+    let record = Attempt {
+        delivery_id: due.id,
+        attempt: due.attempts,
+        status_code,
+        error: error.as_deref(),
+        duration_ms,
+    };
+    if let Err(err) = webhooks::record(pool, &record, outcome).await {
+        // The claim's lease expires and the attempt is repeated (same event id).
+        tracing::warn!(error = %err, "recording a webhook attempt failed");
+    }
+}
+
+/// Delay after failed attempt `n` (1-based): base, 2×base, 4×base, …
+fn backoff_ms(base_ms: u64, attempt: i32) -> i64 {
+    let doublings = u32::try_from(attempt.saturating_sub(1))
+        .unwrap_or(0)
+        .min(20);
+    i64::try_from(base_ms.saturating_mul(1 << doublings)).unwrap_or(i64::MAX)
+}
+
+/// POSTs the body; returns the status code.
+async fn post(
+    config: &Config,
+    shared: &reqwest::Client,
+    url: &str,
+    due: &Due,
+) -> Result<u16, SendError> {
+    let pinned;
+    let client = if config.webhook_allow_private {
+        shared
+    } else {
+        let (host, addr) = vet_target(url).await?;
+        pinned = build_client(config, Some((&host, addr)))?;
+        &pinned
+    };
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-pinchwork-event-id", due.event_id.to_string())
+        .body(due.body.clone());
+    if let Some(secret) = due.webhook_secret.as_deref().filter(|s| !s.is_empty()) {
+        request = request.header("x-pinchwork-signature", sign(secret, due.body.as_bytes()));
+    }
+    let response = request.send().await?;
+    Ok(response.status().as_u16())
+}
+
+/// Resolves the URL's host now and refuses it unless it is https and every
+/// address is public; returns the address to connect to (no DNS rebinding).
+async fn vet_target(raw: &str) -> Result<(String, SocketAddr), SendError> {
+    let url = url::Url::parse(raw).map_err(|_| SendError::Refused("invalid URL".into()))?;
+    if url.scheme() != "https" {
+        return Err(SendError::Refused("only https targets are allowed".into()));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| SendError::Refused("no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| SendError::Refused(format!("DNS lookup failed: {e}")))?
+        .collect();
+    let first = *addrs
+        .first()
+        .ok_or_else(|| SendError::Refused("host has no address".into()))?;
+    if addrs.iter().any(|a| !webhook_url::is_public(a.ip())) {
+        return Err(SendError::Refused(
+            "host resolves to a private, loopback or link-local address".into(),
+        ));
+    }
+    Ok((host, first))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles() {
+        assert_eq!(
+            (1..=4).map(|n| backoff_ms(1000, n)).collect::<Vec<_>>(),
+            vec![1000, 2000, 4000, 8000]
+        );
+    }
+
+    #[test]
+    fn signature_is_hex_hmac_sha256() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            sign("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[tokio::test]
+    async fn loopback_targets_are_refused_at_send_time() {
+        assert!(vet_target("https://localhost/x").await.is_err());
+        assert!(vet_target("https://127.0.0.1/x").await.is_err());
+        assert!(vet_target("http://example.com/x").await.is_err());
+    }
+}

@@ -1,0 +1,137 @@
+//! Every event reaches its recipient's webhook, signed with its secret and
+//! carrying its event id; a failing receiver sees retries with growing delays,
+//! then the delivery is recorded as failed.
+
+mod support;
+
+use std::{collections::HashSet, time::Duration};
+
+use pinchwork_common::domain::EventType;
+use pinchwork_testkit::events::raise_every_event;
+use serde_json::{Value, json};
+use support::{Cluster, Receiver, eventually};
+
+#[tokio::test]
+async fn every_event_type_reaches_its_recipient_signed() {
+    let cluster = Cluster::start(&[]).await;
+    let hooks = Receiver::start(200).await;
+    let poster = cluster
+        .api
+        .register_with(json!({"name": "poster", "webhook_url": hooks.url("poster"), "webhook_secret": "poster-secret"}))
+        .await;
+    let worker = cluster
+        .api
+        .register_with(json!({"name": "worker", "webhook_url": hooks.url("worker"), "webhook_secret": "worker-secret"}))
+        .await;
+    let expected = raise_every_event(&cluster.api, &cluster.pool, &poster, &worker).await;
+    let want: HashSet<(String, String)> = expected
+        .iter()
+        .map(|(agent, e)| (agent.clone(), e.as_str().to_string()))
+        .collect();
+
+    eventually("every event delivered", Duration::from_secs(30), || {
+        let got: HashSet<_> = hooks
+            .received()
+            .iter()
+            .map(|r| {
+                (
+                    recipient(r, &poster.id, &worker.id),
+                    r.body["event"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        want.is_subset(&got)
+    })
+    .await;
+
+    for r in hooks.received() {
+        let secret = if r.path == "/poster" {
+            "poster-secret"
+        } else {
+            "worker-secret"
+        };
+        assert_eq!(
+            r.signature.as_deref(),
+            Some(pinchwork_webhooks::sign(secret, &r.raw).as_str()),
+            "signature must verify"
+        );
+        assert_eq!(r.event_id.as_deref(), r.body["event_id"].as_str());
+        let text = String::from_utf8_lossy(&r.raw);
+        assert!(!text.contains("secret") && !text.contains("webhook_url"));
+        if r.body["event"] == "task_rejected" {
+            assert_eq!(r.body["data"]["reason"], "too literal");
+            assert!(r.body["data"]["grace_deadline"].is_string());
+        }
+    }
+    // Only the expected events arrived (nothing sent to the wrong agent).
+    assert_eq!(hooks.received().len(), expected.len());
+}
+
+fn recipient(r: &support::Received, poster: &str, worker: &str) -> String {
+    if r.path == "/poster" {
+        poster.to_string()
+    } else {
+        worker.to_string()
+    }
+}
+
+#[tokio::test]
+async fn a_failing_receiver_gets_retries_with_growing_delays_then_a_recorded_failure() {
+    let cluster = Cluster::start(&[
+        "--webhook-max-retries",
+        "3",
+        "--webhook-retry-base-ms",
+        "200",
+    ])
+    .await;
+    let hooks = Receiver::start(500).await;
+    let poster = cluster
+        .api
+        .register_with(json!({"name": "poster", "webhook_url": hooks.url("poster")}))
+        .await;
+    let worker = cluster.api.register("worker").await;
+    let task = cluster.api.post_task(&poster, "count to ten", 10).await;
+    cluster.api.pickup(&worker, &task).await.expect(200);
+    cluster
+        .api
+        .deliver(&worker, &task, json!({"result": "1..10"}))
+        .await
+        .expect(200);
+
+    let mut deliveries = Value::Null;
+    for _ in 0..300 {
+        deliveries = cluster
+            .api
+            .get("/v1/me/webhooks/deliveries", Some(&poster.key))
+            .await
+            .expect(200)
+            .body;
+        if deliveries["deliveries"][0]["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let delivery = &deliveries["deliveries"][0];
+    assert_eq!(delivery["status"], "failed", "{deliveries}");
+    assert_eq!(delivery["event"], EventType::TaskDelivered.as_str());
+    assert_eq!(delivery["attempts"], 4);
+    let log = delivery["attempt_log"].as_array().expect("attempt log");
+    assert_eq!(log.len(), 4);
+    assert!(log.iter().all(|a| a["status_code"] == 500));
+    assert!(
+        !deliveries.to_string().contains(&hooks.url("poster")),
+        "URL must stay private"
+    );
+
+    let times: Vec<_> = hooks.received().iter().map(|r| r.at).collect();
+    assert_eq!(times.len(), 4, "one POST per attempt");
+    let gaps: Vec<_> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // Each wait is at least its back-off (200, 400, 800 ms): the delays grow.
+    for (gap, min_ms) in gaps.iter().zip([200u64, 400, 800]) {
+        assert!(*gap >= Duration::from_millis(min_ms - 20), "gaps {gaps:?}");
+    }
+    assert!(gaps[2] > gaps[0], "gaps {gaps:?}");
+    // Every attempt carried the same bytes and event id.
+    let received = hooks.received();
+    assert!(received.iter().all(|r| r.raw == received[0].raw));
+}
