@@ -4,6 +4,7 @@
 mod accounts;
 mod lifecycle;
 mod pickup;
+mod social;
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use sqlx::PgPool;
 
 pub use accounts::{Registration, RegistrationInput};
 pub use lifecycle::{CreateTaskInput, Rejection};
+pub use social::{MAX_UNANSWERED_QUESTIONS, PosterRating};
 
 use crate::{Config, Error, db::tasks::Task};
 
