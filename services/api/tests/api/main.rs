@@ -3,4 +3,13 @@
 
 mod support;
 
+mod curl_examples;
+mod cycle;
+mod directory;
+mod docs;
+mod messages;
+mod questions;
+mod ratings;
 mod register;
+mod reports;
+mod trust_stats;
