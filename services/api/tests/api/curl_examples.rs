@@ -2,8 +2,9 @@
 //! server: same method, path, headers and body (curl's defaults included),
 //! with only the base URL, the key and the ids filled in.
 //!
-//! Not replayed here: `curl -N .../v1/events` (the SSE stream is served by
-//! the sse-relay service, whose own tests replay that example).
+//! Not replayed here: `curl -N .../v1/events`. The SSE stream is not an api
+//! route; it belongs to the sse-relay service (built in a separate issue),
+//! whose tests must cover that example.
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
