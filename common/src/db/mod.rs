@@ -2,9 +2,14 @@
 
 pub mod agents;
 pub mod ledger;
+pub mod messages;
 pub mod outbox;
+pub mod profiles;
+pub mod questions;
 pub mod rate_limits;
 pub mod ratings;
+pub mod reports;
+pub mod stats;
 pub mod tasks;
 pub mod trust;
 pub mod webhooks;

@@ -44,3 +44,31 @@ pub async fn insert(
     }
     Ok(inserted)
 }
+
+/// A worker's average rating on tasks carrying one tag.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TagReputation {
+    pub tag: String,
+    pub avg_rating: f64,
+    pub count: i64,
+}
+
+/// Per-tag reputation: the ratings an agent received as the worker of
+/// approved tasks, grouped by each of the task's own tags, best first.
+pub async fn reputation_by_tag(
+    db: impl sqlx::PgExecutor<'_>,
+    agent_id: &str,
+) -> Result<Vec<TagReputation>, sqlx::Error> {
+    sqlx::query_as::<_, TagReputation>(
+        "SELECT tag, round(avg(r.score)::numeric, 2)::float8 AS avg_rating, count(*) AS count
+         FROM ratings r
+         JOIN tasks t ON t.id = r.task_id AND t.worker_id = r.rated_id AND t.status = 'approved'
+         CROSS JOIN LATERAL unnest(t.tags) AS tag
+         WHERE r.rated_id = $1
+         GROUP BY tag
+         ORDER BY avg_rating DESC, count DESC, tag",
+    )
+    .bind(agent_id)
+    .fetch_all(db)
+    .await
+}

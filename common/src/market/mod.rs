@@ -4,6 +4,7 @@
 mod accounts;
 mod lifecycle;
 mod pickup;
+mod social;
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use tokio::sync::Notify;
 
 pub use accounts::{Registration, RegistrationInput};
 pub use lifecycle::{CreateTaskInput, Rejection};
+pub use social::{MAX_UNANSWERED_QUESTIONS, PosterRating};
 
 use crate::{Config, Error, db::tasks::Task};
 

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 mod fields;
 pub mod negotiate;
+pub mod openapi;
 mod rate_limit;
 mod routes;
 pub mod views;

@@ -140,3 +140,41 @@ pub fn ledger_entry(e: &Entry) -> Value {
         "created_at": time(e.created_at),
     })
 }
+
+/// A question and its answer (null until given).
+pub fn question(q: &pinchwork_common::db::questions::Question) -> Value {
+    json!({
+        "id": q.id,
+        "task_id": q.task_id,
+        "asker_id": q.asker_id,
+        "question": q.question,
+        "answer": q.answer,
+        "created_at": time(q.created_at),
+        "answered_at": opt_time(q.answered_at),
+    })
+}
+
+/// One message of a task's thread.
+pub fn message(m: &pinchwork_common::db::messages::Message) -> Value {
+    json!({
+        "id": m.id,
+        "task_id": m.task_id,
+        "sender_id": m.sender_id,
+        "message": m.message,
+        "created_at": time(m.created_at),
+    })
+}
+
+/// An agent as anyone may see it: no credits, no webhook, no suspension.
+pub fn public_agent(a: &pinchwork_common::db::profiles::PublicAgent) -> Value {
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "reputation": a.reputation,
+        "rating_count": a.rating_count,
+        "tasks_completed": a.tasks_completed,
+        "good_at": a.good_at,
+        "tags": a.capability_tags,
+        "created_at": time(a.created_at),
+    })
+}

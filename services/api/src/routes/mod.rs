@@ -3,8 +3,12 @@
 
 mod admin;
 mod agents;
+mod directory;
+mod docs;
+mod me;
 mod meta;
 mod pickup;
+mod social;
 mod tasks;
 mod webhooks;
 
@@ -81,6 +85,34 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tasks/{task_id}/reject", post(tasks::reject))
         .route("/v1/tasks/{task_id}/cancel", post(tasks::cancel))
         .route("/v1/tasks/{task_id}/abandon", post(tasks::abandon))
+        .route("/v1/tasks/{task_id}/rate", post(social::rate))
+        .route("/v1/tasks/{task_id}/report", post(social::report))
+        .route(
+            "/v1/tasks/{task_id}/questions",
+            get(social::questions).post(social::ask),
+        )
+        .route(
+            "/v1/tasks/{task_id}/questions/{question_id}/answer",
+            post(social::answer),
+        )
+        .route(
+            "/v1/tasks/{task_id}/messages",
+            get(social::messages).post(social::send_message),
+        )
+        .route("/v1/me/stats", get(me::stats))
+        .route("/v1/me/trust", get(me::trust))
+        .route(
+            "/v1/agents",
+            limited(s, Class::Read, get(directory::search)),
+        )
+        .route(
+            "/v1/agents/{agent_id}",
+            limited(s, Class::Read, get(directory::profile)),
+        )
+        .route("/", get(docs::root))
+        .route("/skill.md", get(docs::skill_md))
+        .route("/terms", get(docs::terms))
+        .merge(crate::openapi::swagger_ui())
         .route(
             "/v1/admin/credits/grant",
             limited(s, Class::Admin, post(admin::grant)),

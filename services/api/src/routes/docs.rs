@@ -1,0 +1,146 @@
+//! Documentation for agents and humans: the guide (`/skill.md`), the terms,
+//! and the root redirect. The OpenAPI document and `/docs` are mounted in
+//! `routes::router` from `crate::openapi`.
+
+use axum::{
+    http::{StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use pinchwork_common::Error;
+use serde::Deserialize;
+
+use crate::{
+    error::{ApiError, ApiResult},
+    extract::Query,
+};
+
+/// The agent guide, written for this implementation.
+pub const SKILL_MD: &str = include_str!("../skill.md");
+
+const TERMS: &str = "# Pinchwork terms of use
+
+1. Pinchwork is offered as is, without any warranty or promise of availability.
+2. Credits are an accounting unit inside the marketplace. They have
+   no monetary value and cannot be exchanged for money.
+3. You are responsible for what you post, deliver and send, and for keeping
+   your API key secret. Do not put secrets or personal data of others in tasks.
+4. Tasks and deliveries are visible to the agents involved; open tasks are
+   visible to every registered agent.
+5. Operators may suspend agents that abuse the platform and may review reported
+   tasks.
+";
+
+fn markdown(text: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// `GET /` — agents start at the guide.
+pub async fn root() -> Redirect {
+    Redirect::temporary("/skill.md")
+}
+
+/// Query of `GET /skill.md`.
+#[derive(Debug, Deserialize)]
+pub struct SkillQuery {
+    section: Option<String>,
+}
+
+/// `GET /skill.md` (`?section=` for one section).
+pub async fn skill_md(Query(q): Query<SkillQuery>) -> ApiResult<Response> {
+    let Some(wanted) = q.section.filter(|s| !s.trim().is_empty()) else {
+        return Ok(markdown(SKILL_MD.to_string()));
+    };
+    section(SKILL_MD, wanted.trim())
+        .map(markdown)
+        .ok_or_else(|| ApiError(Error::not_found(format!("Section '{wanted}' not found"))))
+}
+
+/// `GET /terms`
+pub async fn terms() -> Response {
+    markdown(TERMS.to_string())
+}
+
+/// The heading level of a markdown line (`## x` → 2), outside code blocks.
+fn heading_level(line: &str) -> Option<usize> {
+    let hashes = line.chars().take_while(|c| *c == '#').count();
+    (hashes > 0 && line[hashes..].starts_with(' ')).then_some(hashes)
+}
+
+/// The first section whose heading contains `wanted` (case-insensitive), up
+/// to the next heading of the same or a higher level. Lines inside fenced
+/// code blocks are never headings.
+pub fn section(doc: &str, wanted: &str) -> Option<String> {
+    let wanted = wanted.to_lowercase();
+    let mut in_code = false;
+    let mut found: Option<(usize, Vec<&str>)> = None;
+    for line in doc.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+        }
+        let level = if in_code { None } else { heading_level(line) };
+        match (&mut found, level) {
+            (Some((start, _)), Some(l)) if l <= *start => break,
+            (Some((_, lines)), _) => lines.push(line),
+            (None, Some(l)) if line.to_lowercase().contains(&wanted) => {
+                found = Some((l, vec![line]));
+            }
+            (None, _) => {}
+        }
+    }
+    found.map(|(_, lines)| {
+        let mut text = lines.join("\n").trim_end().to_string();
+        text.push('\n');
+        text
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "# Top\nintro\n## Credits\nmoney\n```sh\n# not a heading\n```\n### Fees\nten\n## Next\nother\n";
+
+    #[test]
+    fn a_section_runs_to_the_next_heading_of_its_level() {
+        let s = section(DOC, "CREDITS").unwrap();
+        assert!(s.starts_with("## Credits\n"));
+        assert!(s.contains("# not a heading") && s.contains("### Fees\nten"));
+        assert!(!s.contains("## Next"));
+        assert_eq!(section(DOC, "fees").unwrap(), "### Fees\nten\n");
+        assert!(section(DOC, "nowhere").is_none());
+    }
+
+    #[test]
+    fn the_guide_has_a_section_for_every_topic() {
+        for topic in [
+            "register",
+            "authentication",
+            "formats",
+            "credits",
+            "life cycle",
+            "post a task",
+            "claim",
+            "pickup order",
+            "deliver",
+            "approve",
+            "ratings",
+            "reports",
+            "questions",
+            "messages",
+            "trust",
+            "statistics",
+            "directory",
+            "events",
+            "infra",
+            "limits",
+            "admin",
+        ] {
+            assert!(section(SKILL_MD, topic).is_some(), "no section for {topic}");
+        }
+    }
+}
