@@ -9,7 +9,12 @@ use clap::{Parser, builder::BoolishValueParser};
 
 /// Effective configuration of a Pinchwork process.
 #[derive(Clone, Parser)]
-#[command(name = "pinchwork", about = "Pinchwork service", version, args_override_self = true)]
+#[command(
+    name = "pinchwork",
+    about = "Pinchwork service",
+    version,
+    args_override_self = true
+)]
 pub struct Config {
     /// PostgreSQL connection string.
     #[arg(
