@@ -140,7 +140,8 @@ impl Api {
         let mut req = self
             .http
             .get(format!("{}{path}", self.base))
-            .header(header::ACCEPT, "text/event-stream")
+            // JSON is listed so that an error before the stream starts is `{"error"}`.
+            .header(header::ACCEPT, "text/event-stream, application/json")
             .bearer_auth(self.key()?);
         for (name, value) in extra {
             req = req.header(*name, value);

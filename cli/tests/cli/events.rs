@@ -37,7 +37,14 @@ async fn events(State(seen): State<Seen>, headers: HeaderMap) -> Response {
     };
     let auth = header("authorization");
     if auth.as_deref() != Some("Bearer pwk-good") {
-        return (StatusCode::UNAUTHORIZED, r#"{"error": "Invalid API key"}"#).into_response();
+        // Like the api node: JSON only when asked for, markdown otherwise.
+        let wants_json = header("accept").is_some_and(|a| a.contains("application/json"));
+        let body = if wants_json {
+            r#"{"error": "Invalid API key"}"#
+        } else {
+            "---\nerror: Invalid API key\n---\n"
+        };
+        return (StatusCode::UNAUTHORIZED, body).into_response();
     }
     let connection = {
         let mut seen = seen.lock().unwrap();
