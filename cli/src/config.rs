@@ -71,7 +71,7 @@ impl Credentials {
 /// The config directory: the override, else `$XDG_CONFIG_HOME/pinchwork`, else
 /// `~/.config/pinchwork`.
 pub fn config_dir(overridden: Option<PathBuf>) -> Result<PathBuf, CliError> {
-    if let Some(dir) = overridden {
+    if let Some(dir) = overridden.filter(|d| !d.as_os_str().is_empty()) {
         return Ok(dir);
     }
     let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
