@@ -143,6 +143,9 @@ pub struct Config {
     pub rate_limit_read: RateLimit,
     #[arg(long, env = "PINCHWORK_RATE_LIMIT_ADMIN", default_value = "30/minute")]
     pub rate_limit_admin: RateLimit,
+    /// Period of the matcher's sweep (unrouted tasks, match and verification timers), in ms.
+    #[arg(long, env = "PINCHWORK_MATCHER_SWEEP_MS", default_value_t = 2000)]
+    pub matcher_sweep_ms: u64,
 }
 
 impl Config {
@@ -176,6 +179,12 @@ impl Config {
         }
         if self.initial_credits < 0 || self.welcome_task_credits < 0 {
             return Err("credit amounts must not be negative".into());
+        }
+        if self.matcher_sweep_ms == 0 || self.match_timeout_seconds < 1 {
+            return Err(
+                "PINCHWORK_MATCHER_SWEEP_MS and PINCHWORK_MATCH_TIMEOUT_SECONDS must be positive"
+                    .into(),
+            );
         }
         if self.db_max_connections == 0 {
             return Err("PINCHWORK_DB_MAX_CONNECTIONS must be at least 1".into());
@@ -247,6 +256,7 @@ impl fmt::Debug for Config {
             .field("webhook_max_retries", &self.webhook_max_retries)
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("rate_limit_enabled", &self.rate_limit_enabled)
+            .field("matcher_sweep_ms", &self.matcher_sweep_ms)
             .finish_non_exhaustive()
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod ledger;
+pub mod matching;
 pub mod outbox;
 pub mod rate_limits;
 pub mod ratings;

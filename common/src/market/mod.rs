@@ -3,6 +3,7 @@
 
 mod accounts;
 mod lifecycle;
+mod matching;
 mod pickup;
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use sqlx::PgPool;
 
 pub use accounts::{Registration, RegistrationInput};
 pub use lifecycle::{CreateTaskInput, Rejection};
+pub use matching::{MatchOutcome, builtin_ranking, keywords};
 
 use crate::{Config, Error, db::tasks::Task};
 
