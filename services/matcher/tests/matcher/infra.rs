@@ -225,7 +225,14 @@ async fn pending_matching_times_out_to_broadcast_and_late_results_are_ignored() 
     })
     .await;
     // The unclaimed match task was cancelled; the claimed one can still deliver.
-    assert!(env.pickup_next(&infra).await.is_null());
+    let unclaimed: String = sqlx::query_scalar(
+        "SELECT status FROM tasks WHERE parent_task_id = $1 AND system_task_type = 'match_agents'",
+    )
+    .bind(&second)
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(unclaimed, "cancelled");
     let ranked = json!({ "ranked_agents": [worker.id] });
     env.deliver(&infra, &late_id, result(ranked))
         .await
