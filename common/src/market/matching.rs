@@ -431,7 +431,7 @@ pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<String> {
                 .count();
             let word_overlap = keywords(&c.good_at).intersection(&task_words).count();
             let relevance = 2 * tag_overlap + word_overlap;
-            (relevance > 0).then(|| (relevance as f64 + 0.5 * c.reputation, c.id.as_str()))
+            (relevance > 0).then_some((relevance as f64 + 0.5 * c.reputation, c.id.as_str()))
         })
         .collect();
     // Stable sort: ties keep the candidates' order (reputation, then age).
