@@ -33,7 +33,7 @@ fn spawn_matcher(env: &TestEnv) -> Child {
 
 /// Posts the burst and publishes every `task_created` command twice (as a
 /// republishing outbox sweeper might, with different message ids).
-async fn burst(env: &TestEnv, poster: &Agent) -> Vec<String> {
+async fn burst(env: &TestEnv, poster: &Agent) -> jetstream::Context {
     let client = async_nats::connect(&env.config.nats_url)
         .await
         .expect("NATS");
@@ -42,7 +42,6 @@ async fn burst(env: &TestEnv, poster: &Agent) -> Vec<String> {
         .await
         .expect("command stream");
     let subject = pinchwork_matcher::cmd_subject(&env.config.nats_prefix, "task_created");
-    let mut ids = Vec::with_capacity(TASKS);
     for i in 0..TASKS {
         let id = env
             .post_task(poster, &format!("Benchmark the parser, variant {i}"), 1)
@@ -57,9 +56,14 @@ async fn burst(env: &TestEnv, poster: &Agent) -> Vec<String> {
                 .await
                 .expect("publish ack");
         }
-        ids.push(id);
     }
-    ids
+    js
+}
+
+/// Removes the test's command stream so runs do not pile up streams in NATS.
+async fn drop_stream(js: &jetstream::Context, env: &TestEnv) {
+    let name = pinchwork_matcher::cmd_stream_name(&env.config.nats_prefix);
+    let _ = js.delete_stream(name).await;
 }
 
 async fn count(env: &TestEnv, sql: &str) -> i64 {
@@ -74,9 +78,8 @@ async fn two_matchers_spawn_one_match_task_per_task() {
     let env = TestEnv::spawn(&["--initial-credits", "1000"]).await;
     let _infra = env.infra("infra").await;
     let poster = env.register("poster").await;
-    let _a = spawn_matcher(&env);
-    let _b = spawn_matcher(&env);
-    burst(&env, &poster).await;
+    let matchers = [spawn_matcher(&env), spawn_matcher(&env)];
+    let js = burst(&env, &poster).await;
 
     eventually(120, "every task to get its match task", || async {
         count(
@@ -107,6 +110,8 @@ async fn two_matchers_spawn_one_match_task_per_task() {
         0
     );
     env.assert_conservation().await;
+    drop(matchers);
+    drop_stream(&js, &env).await;
 }
 
 #[tokio::test]
@@ -116,9 +121,8 @@ async fn two_builtin_matchers_route_each_task_once() {
     for i in 0..7 {
         env.worker(&format!("bench-{i}"), "parser benchmarks").await;
     }
-    let _a = spawn_matcher(&env);
-    let _b = spawn_matcher(&env);
-    burst(&env, &poster).await;
+    let matchers = [spawn_matcher(&env), spawn_matcher(&env)];
+    let js = burst(&env, &poster).await;
 
     eventually(120, "every task to be routed", || async {
         count(
@@ -152,4 +156,6 @@ async fn two_builtin_matchers_route_each_task_once() {
         5 * TASKS as i64
     );
     env.assert_conservation().await;
+    drop(matchers);
+    drop_stream(&js, &env).await;
 }
