@@ -165,6 +165,9 @@ pub struct Config {
     pub rate_limit_read: RateLimit,
     #[arg(long, env = "PINCHWORK_RATE_LIMIT_ADMIN", default_value = "30/minute")]
     pub rate_limit_admin: RateLimit,
+    /// Period of the matcher's sweep (unrouted tasks, match and verification timers), in ms.
+    #[arg(long, env = "PINCHWORK_MATCHER_SWEEP_MS", default_value_t = 2000)]
+    pub matcher_sweep_ms: u64,
 }
 
 impl Config {
@@ -198,6 +201,12 @@ impl Config {
         }
         if self.initial_credits < 0 || self.welcome_task_credits < 0 {
             return Err("credit amounts must not be negative".into());
+        }
+        if self.matcher_sweep_ms == 0 || self.match_timeout_seconds < 1 {
+            return Err(
+                "PINCHWORK_MATCHER_SWEEP_MS and PINCHWORK_MATCH_TIMEOUT_SECONDS must be positive"
+                    .into(),
+            );
         }
         if self.db_max_connections == 0 {
             return Err("PINCHWORK_DB_MAX_CONNECTIONS must be at least 1".into());
@@ -287,6 +296,7 @@ impl fmt::Debug for Config {
             .field("sse_keepalive_seconds", &self.sse_keepalive_seconds)
             .field("sse_buffer", &self.sse_buffer)
             .field("fault_exit_after_commit", &self.fault_exit_after_commit)
+            .field("matcher_sweep_ms", &self.matcher_sweep_ms)
             .finish_non_exhaustive()
     }
 }

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod ledger;
 pub mod messages;
+pub mod matching;
 pub mod outbox;
 pub mod profiles;
 pub mod questions;

@@ -181,6 +181,15 @@ const REGULAR_ELIGIBLE: &str = "
     AND ($4::text IS NULL OR c.need ILIKE $4 OR c.context ILIKE $4)
     AND NOT EXISTS (SELECT 1 FROM tasks s WHERE s.parent_task_id = c.id AND s.worker_id = $1)";
 
+/// Eligibility of a system task for infra agent $1: never work about the
+/// agent itself — matching or verifying a task it posted, verifying its own
+/// delivery, or extracting its own capabilities (conflict rule, closing the
+/// original's gaps at claim time so such tasks simply go to another agent).
+const SYSTEM_ELIGIBLE: &str = "
+    c.target_agent_id IS DISTINCT FROM $1
+    AND NOT EXISTS (SELECT 1 FROM tasks par WHERE par.id = c.parent_task_id
+                    AND (par.poster_id = $1 OR par.worker_id = $1))";
+
 /// Overlap between the task's tags and the caller's capability tags ($2).
 const TAG_OVERLAP: &str =
     "(SELECT count(*) FROM (SELECT lower(x) FROM unnest(c.tags || c.extracted_tags) x
@@ -206,7 +215,7 @@ pub async fn claim_next(
             LEFT JOIN task_matches m ON m.task_id = c.id AND m.agent_id = $1
             LEFT JOIN agent_trust tr ON tr.truster_id = c.poster_id AND tr.trusted_id = $1
             WHERE c.status = 'posted' AND c.poster_id <> $1
-              AND ((c.is_system AND $5) OR ({REGULAR_ELIGIBLE}))
+              AND ((c.is_system AND $5 AND {SYSTEM_ELIGIBLE}) OR ({REGULAR_ELIGIBLE}))
             ORDER BY c.is_system DESC,
                      (c.match_status = 'matched' AND m.agent_id IS NOT NULL) DESC,
                      m.rank ASC NULLS LAST,

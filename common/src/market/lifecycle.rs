@@ -172,8 +172,12 @@ impl Market {
             .await);
         };
         if task.is_system {
+            // A malformed result returns here, before the payout; dropping
+            // the transaction leaves the system task claimed.
+            super::matching::apply_system_result(&mut tx, &self.config, &task).await?;
             approve_in(&mut tx, &self.config, &task).await?;
         } else {
+            super::matching::spawn_verification(&mut tx, &self.config, &task).await?;
             outbox::enqueue_event(
                 &mut tx,
                 &task.poster_id,

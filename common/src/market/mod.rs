@@ -3,6 +3,7 @@
 
 mod accounts;
 mod lifecycle;
+mod matching;
 mod pickup;
 mod social;
 
@@ -14,6 +15,7 @@ use tokio::sync::Notify;
 pub use accounts::{Registration, RegistrationInput};
 pub use lifecycle::{CreateTaskInput, Rejection};
 pub use social::{MAX_UNANSWERED_QUESTIONS, PosterRating};
+pub use matching::{MatchOutcome, builtin_ranking, keywords};
 
 use crate::{Config, Error, db::tasks::Task};
 

@@ -1,0 +1,348 @@
+//! Matching's statements: system tasks, match rows, routing state and the
+//! match/verification timers. Every write is guarded so that running it twice,
+//! or in two matcher instances at once, changes nothing the second time.
+
+use sqlx::{PgConnection, PgExecutor};
+
+use crate::domain::SystemTaskType;
+
+/// A possible worker as the matchers see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Candidate {
+    pub id: String,
+    pub good_at: String,
+    pub capability_tags: Vec<String>,
+    pub reputation: f64,
+}
+
+/// Agents that may be matched to a task of `poster_id`: not the platform, not
+/// the poster, not suspended, with a non-empty `good_at`; best reputation first.
+pub async fn candidates(
+    db: impl PgExecutor<'_>,
+    platform_id: &str,
+    poster_id: &str,
+    limit: i64,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    sqlx::query_as::<_, Candidate>(
+        "SELECT id, good_at, COALESCE(capability_tags, '{}') AS capability_tags, reputation
+         FROM agents
+         WHERE id <> $1 AND id <> $2 AND NOT suspended
+           AND good_at IS NOT NULL AND btrim(good_at) <> ''
+         ORDER BY reputation DESC, created_at ASC, id
+         LIMIT $3",
+    )
+    .bind(platform_id)
+    .bind(poster_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Locks a regular task that still waits for a routing decision: posted,
+/// `pending`, and without a match_agents system task. `None` when the task was
+/// already routed (or is gone), which makes every handler idempotent.
+pub async fn lock_unrouted(
+    conn: &mut PgConnection,
+    task_id: &str,
+) -> Result<Option<crate::db::tasks::Task>, sqlx::Error> {
+    sqlx::query_as::<_, crate::db::tasks::Task>(
+        "SELECT * FROM tasks t
+         WHERE t.id = $1 AND t.status = 'posted' AND t.match_status = 'pending' AND NOT t.is_system
+           AND NOT EXISTS (SELECT 1 FROM tasks s
+                           WHERE s.parent_task_id = t.id AND s.system_task_type = 'match_agents')
+         FOR UPDATE",
+    )
+    .bind(task_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Locks a task row (any state).
+pub async fn lock_task(
+    conn: &mut PgConnection,
+    task_id: &str,
+) -> Result<Option<crate::db::tasks::Task>, sqlx::Error> {
+    sqlx::query_as::<_, crate::db::tasks::Task>("SELECT * FROM tasks WHERE id = $1 FOR UPDATE")
+        .bind(task_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Locks an agent row, serialising concurrent profile handlers for it.
+pub async fn lock_agent(
+    conn: &mut PgConnection,
+    agent_id: &str,
+) -> Result<Option<crate::db::agents::Agent>, sqlx::Error> {
+    sqlx::query_as::<_, crate::db::agents::Agent>("SELECT * FROM agents WHERE id = $1 FOR UPDATE")
+        .bind(agent_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Fields of a new system task (posted by the platform, nothing escrowed).
+#[derive(Debug)]
+pub struct NewSystemTask<'a> {
+    pub id: &'a str,
+    pub platform_id: &'a str,
+    pub kind: SystemTaskType,
+    pub need: &'a str,
+    pub context: Option<&'a str>,
+    pub credits: i64,
+    pub parent_task_id: Option<&'a str>,
+    pub target_agent_id: Option<&'a str>,
+    pub expire_hours: i64,
+}
+
+/// Inserts a system task unless one of the uniqueness rules of migration 0005
+/// already holds one; returns whether it was inserted.
+pub async fn insert_system_task(
+    conn: &mut PgConnection,
+    task: &NewSystemTask<'_>,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO tasks (id, poster_id, need, context, max_credits, escrowed, is_system,
+                            system_task_type, parent_task_id, target_agent_id, expires_at)
+         VALUES ($1, $2, $3, $4, $5, false, true, $6, $7, $8, now() + make_interval(hours => $9::int))
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(task.id)
+    .bind(task.platform_id)
+    .bind(task.need)
+    .bind(task.context)
+    .bind(task.credits)
+    .bind(task.kind)
+    .bind(task.parent_task_id)
+    .bind(task.target_agent_id)
+    .bind(task.expire_hours as i32)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Routes a locked, pending task: `matched` (with a fresh match deadline, so
+/// it falls back to broadcast if nobody matched picks it up) or `broadcast`.
+/// Only applies while the task is still posted and pending.
+pub async fn set_routed(
+    conn: &mut PgConnection,
+    task_id: &str,
+    matched: bool,
+    extracted_tags: Option<&[String]>,
+    match_timeout_seconds: i64,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE tasks SET
+            match_status = CASE WHEN $2 THEN 'matched' ELSE 'broadcast' END,
+            match_deadline = CASE WHEN $2 THEN now() + make_interval(secs => $4) END,
+            extracted_tags = COALESCE($3, extracted_tags)
+         WHERE id = $1 AND status = 'posted' AND match_status = 'pending'",
+    )
+    .bind(task_id)
+    .bind(matched)
+    .bind(extracted_tags)
+    .bind(match_timeout_seconds as f64)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Ids among `ids` that name no agent (the platform agent counts as unknown).
+pub async fn unknown_agents(
+    db: impl PgExecutor<'_>,
+    ids: &[String],
+    platform_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n)
+         WHERE x = $2 OR NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = x)
+         ORDER BY n",
+    )
+    .bind(ids)
+    .bind(platform_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Ids among `ids` of suspended agents (never matched).
+pub async fn suspended_agents(
+    db: impl PgExecutor<'_>,
+    ids: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM agents WHERE id = ANY($1) AND suspended")
+        .bind(ids)
+        .fetch_all(db)
+        .await
+}
+
+/// Tasks still waiting for a routing decision with no match_agents task
+/// (e.g. created while NATS was unreachable), oldest first.
+pub async fn unrouted_tasks(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT t.id FROM tasks t
+         WHERE t.status = 'posted' AND t.match_status = 'pending' AND NOT t.is_system
+           AND NOT EXISTS (SELECT 1 FROM tasks s
+                           WHERE s.parent_task_id = t.id AND s.system_task_type = 'match_agents')
+         ORDER BY t.created_at
+         LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Posted, pending or matched tasks past their match deadline fall back to
+/// broadcast; their match_agents tasks nobody claimed yet are cancelled (a
+/// claimed one may still deliver, its result is then ignored). Safe to run in
+/// several processes at once: rows another transaction holds are skipped.
+pub async fn expire_match_deadlines(
+    conn: &mut PgConnection,
+    batch: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH due AS (
+            SELECT id FROM tasks
+            WHERE match_status IN ('pending', 'matched') AND status = 'posted'
+              AND match_deadline < now()
+            ORDER BY match_deadline
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+         ), flipped AS (
+            UPDATE tasks t SET match_status = 'broadcast', match_deadline = NULL
+            FROM due WHERE t.id = due.id
+            RETURNING t.id
+         ), cancelled AS (
+            UPDATE tasks s SET status = 'cancelled'
+            FROM flipped
+            WHERE s.parent_task_id = flipped.id AND s.system_task_type = 'match_agents'
+              AND s.status = 'posted'
+         )
+         SELECT id FROM flipped",
+    )
+    .bind(batch)
+    .fetch_all(conn)
+    .await
+}
+
+/// Delivered tasks whose pending verification ran out: the status is cleared
+/// and the open verification tasks are cancelled.
+pub async fn expire_verification_deadlines(
+    conn: &mut PgConnection,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    let rows = sqlx::query_scalar::<_, String>(
+        "WITH due AS (
+            SELECT id FROM tasks
+            WHERE verification_status = 'pending' AND verification_deadline < now()
+            ORDER BY verification_deadline
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+         ), cleared AS (
+            UPDATE tasks t SET verification_status = NULL, verification_deadline = NULL
+            FROM due WHERE t.id = due.id
+            RETURNING t.id
+         ), cancelled AS (
+            UPDATE tasks s SET status = 'cancelled'
+            FROM cleared
+            WHERE s.parent_task_id = cleared.id AND s.system_task_type = 'verify_completion'
+              AND s.status IN ('posted', 'claimed')
+         )
+         SELECT id FROM cleared",
+    )
+    .bind(batch)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.len() as u64)
+}
+
+/// Cancels the open verification tasks of a task (a new delivery makes them stale).
+pub async fn cancel_open_verifications(
+    conn: &mut PgConnection,
+    parent_id: &str,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE tasks SET status = 'cancelled'
+         WHERE parent_task_id = $1 AND system_task_type = 'verify_completion'
+           AND status IN ('posted', 'claimed')",
+    )
+    .bind(parent_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// Marks a delivered task's verification as pending until the deadline.
+pub async fn set_verification_pending(
+    conn: &mut PgConnection,
+    task_id: &str,
+    timeout_seconds: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tasks SET verification_status = 'pending', verification_result = NULL,
+                verification_deadline = now() + make_interval(secs => $2)
+         WHERE id = $1",
+    )
+    .bind(task_id)
+    .bind(timeout_seconds as f64)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a verification verdict while the task is delivered and its
+/// verification still pending; returns whether it applied.
+pub async fn record_verification(
+    conn: &mut PgConnection,
+    task_id: &str,
+    passed: bool,
+    result: &str,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE tasks SET verification_status = CASE WHEN $2 THEN 'passed' ELSE 'failed' END,
+                verification_result = $3, verification_deadline = NULL
+         WHERE id = $1 AND status = 'delivered' AND verification_status = 'pending'",
+    )
+    .bind(task_id)
+    .bind(passed)
+    .bind(result)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Cancels an agent's unclaimed capability extractions whose prompt is not
+/// `current_need` (its good_at changed since they were spawned).
+pub async fn cancel_stale_extractions(
+    conn: &mut PgConnection,
+    agent_id: &str,
+    current_need: &str,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE tasks SET status = 'cancelled'
+         WHERE target_agent_id = $1 AND system_task_type = 'extract_capabilities'
+           AND status = 'posted' AND need <> $2",
+    )
+    .bind(agent_id)
+    .bind(current_need)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// Replaces an agent's capability tags (`None` clears them).
+pub async fn set_capability_tags(
+    conn: &mut PgConnection,
+    agent_id: &str,
+    tags: Option<&[String]>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE agents SET capability_tags = $2 WHERE id = $1")
+        .bind(agent_id)
+        .bind(tags)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

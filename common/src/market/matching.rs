@@ -1,0 +1,530 @@
+//! Routing work to agents: the matcher's command handlers, the built-in
+//! matcher, system-task spawning and the processing of infra agents' results.
+//!
+//! Every handler is idempotent: it locks the row it decides about and checks
+//! that the decision is still open, and the unique indexes of migration 0005
+//! refuse a second system task, so redelivered commands and concurrent matcher
+//! instances change nothing the second time.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+
+use super::Market;
+use crate::{
+    Config, Error, Result,
+    db::{
+        agents,
+        matching::{self, Candidate, NewSystemTask},
+        tasks::{self, Task},
+    },
+    domain::SystemTaskType,
+    ids,
+};
+
+/// Agents the built-in matcher keeps per task.
+pub const BUILTIN_TOP: usize = 5;
+/// Candidates listed in a match_agents prompt (best reputation first).
+const PROMPT_CANDIDATES: i64 = 200;
+/// Candidates the built-in matcher scores.
+const BUILTIN_CANDIDATES: i64 = 5000;
+/// Agent ids read from a match result.
+const MAX_RANKED: usize = 20;
+/// Longest tag kept from a system-task result.
+const MAX_RESULT_TAG_LEN: usize = 50;
+/// Shortest word that counts for keyword overlap.
+const MIN_KEYWORD_LEN: usize = 3;
+
+/// Words too common to say anything about a skill.
+const STOP_WORDS: &[&str] = &[
+    "about", "after", "all", "also", "and", "any", "are", "but", "can", "could", "did", "does",
+    "for", "from", "get", "good", "had", "has", "have", "help", "her", "his", "how", "into", "its",
+    "just", "like", "make", "more", "most", "need", "not", "now", "off", "one", "only", "other",
+    "our", "out", "please", "some", "such", "than", "that", "the", "their", "them", "then",
+    "there", "these", "they", "this", "those", "too", "use", "using", "very", "want", "was", "way",
+    "well", "were", "what", "when", "where", "which", "who", "why", "will", "with", "work",
+    "would", "you", "your",
+];
+
+/// What the matcher did with a `task_created` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchOutcome {
+    /// The task was already routed (or is gone): nothing changed.
+    AlreadyHandled,
+    /// A match_agents system task was posted for infra agents.
+    SystemTaskSpawned,
+    /// The built-in matcher matched these agents, best first.
+    Matched(Vec<String>),
+    /// Nobody fits: the task is open to everyone.
+    Broadcast,
+}
+
+impl Market {
+    /// Routes a newly created task once: a match_agents system task when infra
+    /// agents exist, otherwise the built-in matcher (≤5 match rows, or broadcast).
+    #[tracing::instrument(skip(self))]
+    pub async fn handle_task_created(&self, task_id: &str) -> Result<MatchOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let Some(task) = matching::lock_unrouted(&mut tx, task_id).await? else {
+            return Ok(MatchOutcome::AlreadyHandled);
+        };
+        let platform = &self.config.platform_agent_id;
+        let outcome = if agents::infra_agents_exist(&mut *tx, platform).await? {
+            let candidates =
+                matching::candidates(&mut *tx, platform, &task.poster_id, PROMPT_CANDIDATES)
+                    .await?;
+            let need = match_prompt(&task, &candidates);
+            let spawned = matching::insert_system_task(
+                &mut tx,
+                &NewSystemTask {
+                    id: &ids::new_id("tk"),
+                    platform_id: platform,
+                    kind: SystemTaskType::MatchAgents,
+                    need: &need,
+                    context: None,
+                    credits: self.config.match_credits,
+                    parent_task_id: Some(&task.id),
+                    target_agent_id: None,
+                    expire_hours: self.config.task_expire_hours,
+                },
+            )
+            .await?;
+            if !spawned {
+                return Ok(MatchOutcome::AlreadyHandled);
+            }
+            MatchOutcome::SystemTaskSpawned
+        } else {
+            let candidates =
+                matching::candidates(&mut *tx, platform, &task.poster_id, BUILTIN_CANDIDATES)
+                    .await?;
+            let ranked = builtin_ranking(&task, &candidates);
+            route(&mut tx, &self.config, &task.id, &ranked, None).await?;
+            if ranked.is_empty() {
+                MatchOutcome::Broadcast
+            } else {
+                MatchOutcome::Matched(ranked)
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Spawns a capability extraction for an agent whose good_at changed, when
+    /// infra agents exist and the agent is not one; an empty good_at clears the
+    /// tags instead. Returns whether a system task was posted.
+    #[tracing::instrument(skip(self))]
+    pub async fn handle_profile_changed(&self, agent_id: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Serialises concurrent handlers for the same agent.
+        let Some(agent) = matching::lock_agent(&mut tx, agent_id).await? else {
+            return Ok(false);
+        };
+        let platform = &self.config.platform_agent_id;
+        if agent.accepts_system_tasks || agent.id == *platform {
+            return Ok(false);
+        }
+        let good_at = agent.good_at.as_deref().unwrap_or("").trim();
+        if good_at.is_empty() {
+            matching::set_capability_tags(&mut tx, &agent.id, None).await?;
+            tx.commit().await?;
+            return Ok(false);
+        }
+        if !agents::infra_agents_exist(&mut *tx, platform).await? {
+            return Ok(false);
+        }
+        let need = extract_prompt(&agent.id, good_at);
+        matching::cancel_stale_extractions(&mut tx, &agent.id, &need).await?;
+        let spawned = matching::insert_system_task(
+            &mut tx,
+            &NewSystemTask {
+                id: &ids::new_id("tk"),
+                platform_id: platform,
+                kind: SystemTaskType::ExtractCapabilities,
+                need: &need,
+                context: Some(&json!({ "target_agent_id": agent.id }).to_string()),
+                credits: self.config.capability_extract_credits,
+                parent_task_id: None,
+                target_agent_id: Some(&agent.id),
+                expire_hours: self.config.task_expire_hours,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(spawned)
+    }
+
+    /// Handles every task still waiting for routing (the safety net for
+    /// commands that never reached NATS); returns how many were routed now.
+    pub async fn route_unrouted(&self, batch: i64) -> Result<usize> {
+        let mut routed = 0;
+        for id in matching::unrouted_tasks(&self.pool, batch).await? {
+            if self.handle_task_created(&id).await? != MatchOutcome::AlreadyHandled {
+                routed += 1;
+            }
+        }
+        Ok(routed)
+    }
+
+    /// Applies the match and verification timers; returns the tasks that fell
+    /// back to broadcast.
+    pub async fn expire_match_deadlines(&self) -> Result<Vec<String>> {
+        let mut conn = self.pool.acquire().await?;
+        let flipped = matching::expire_match_deadlines(&mut conn, 500).await?;
+        matching::expire_verification_deadlines(&mut conn, 500).await?;
+        Ok(flipped)
+    }
+}
+
+/// Writes the routing decision for a locked pending task: match rows ranked
+/// 0.. and `matched`, or `broadcast` when `ranked` is empty. Returns false
+/// (and writes nothing) when the task is no longer pending.
+async fn route(
+    conn: &mut PgConnection,
+    config: &Config,
+    task_id: &str,
+    ranked: &[String],
+    extracted_tags: Option<&[String]>,
+) -> Result<bool> {
+    let applied = matching::set_routed(
+        conn,
+        task_id,
+        !ranked.is_empty(),
+        extracted_tags,
+        config.match_timeout_seconds,
+    )
+    .await?;
+    if applied {
+        for (rank, agent) in ranked.iter().enumerate() {
+            tasks::insert_match(conn, task_id, agent, rank as i32).await?;
+        }
+    }
+    Ok(applied)
+}
+
+/// Spawns the verification of a regular delivery when infra agents exist,
+/// replacing a stale one from an earlier delivery. Runs in the deliver transaction.
+pub(super) async fn spawn_verification(
+    conn: &mut PgConnection,
+    config: &Config,
+    task: &Task,
+) -> Result<()> {
+    if !agents::infra_agents_exist(&mut *conn, &config.platform_agent_id).await? {
+        return Ok(());
+    }
+    matching::cancel_open_verifications(conn, &task.id).await?;
+    matching::insert_system_task(
+        conn,
+        &NewSystemTask {
+            id: &ids::new_id("tk"),
+            platform_id: &config.platform_agent_id,
+            kind: SystemTaskType::VerifyCompletion,
+            need: &verify_prompt(task),
+            context: None,
+            credits: config.verify_credits,
+            parent_task_id: Some(&task.id),
+            target_agent_id: None,
+            expire_hours: config.task_expire_hours,
+        },
+    )
+    .await?;
+    matching::set_verification_pending(conn, &task.id, config.verification_timeout_seconds).await?;
+    Ok(())
+}
+
+/// Validates a delivered system task's result and applies it to its parent or
+/// target, inside the deliver transaction and before the payout. A malformed
+/// result is a 400 (the caller rolls back, so the task stays claimed); a
+/// valid result for a parent that moved on is ignored, and still paid.
+pub(super) async fn apply_system_result(
+    conn: &mut PgConnection,
+    config: &Config,
+    task: &Task,
+) -> Result<()> {
+    let raw = task.result.as_deref().unwrap_or_default();
+    let body = parse_object(raw)?;
+    match task.system_task_type {
+        Some(SystemTaskType::MatchAgents) => apply_match(conn, config, task, &body).await,
+        Some(SystemTaskType::VerifyCompletion) => apply_verification(conn, task, &body).await,
+        Some(SystemTaskType::ExtractCapabilities) => {
+            apply_extraction(conn, config, task, &body).await
+        }
+        None => Ok(()),
+    }
+}
+
+async fn apply_match(
+    conn: &mut PgConnection,
+    config: &Config,
+    task: &Task,
+    body: &Value,
+) -> Result<()> {
+    let ranked = string_list(body, "ranked_agents")?;
+    let tags = match body.get("extracted_tags") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(normalize_tags(
+            &string_list(body, "extracted_tags")?,
+            config.max_extracted_tags,
+        )?),
+    };
+    let mut seen = HashSet::new();
+    let ranked: Vec<String> = ranked
+        .into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .take(MAX_RANKED)
+        .collect();
+    let unknown = matching::unknown_agents(&mut *conn, &ranked, &config.platform_agent_id).await?;
+    if !unknown.is_empty() {
+        return Err(Error::bad_request(format!(
+            "Invalid match result: unknown agent ids {}",
+            unknown.join(", ")
+        )));
+    }
+    let Some(parent_id) = task.parent_task_id.as_deref() else {
+        return Ok(());
+    };
+    // Lock the parent, so the match timeout cannot interleave.
+    let Some(parent) = matching::lock_task(conn, parent_id).await? else {
+        return Ok(());
+    };
+    // Nobody can work on their own task, on one they did system work for, or while suspended.
+    let suspended = matching::suspended_agents(&mut *conn, &ranked).await?;
+    let worker = task.worker_id.as_deref().unwrap_or_default();
+    let ranked: Vec<String> = ranked
+        .into_iter()
+        .filter(|id| *id != parent.poster_id && id != worker && !suspended.contains(id))
+        .collect();
+    route(conn, config, &parent.id, &ranked, tags.as_deref()).await?;
+    Ok(())
+}
+
+async fn apply_verification(conn: &mut PgConnection, task: &Task, body: &Value) -> Result<()> {
+    let Some(passed) = body.get("meets_requirements").and_then(Value::as_bool) else {
+        return Err(Error::bad_request(
+            "Invalid verification result: 'meets_requirements' must be true or false",
+        ));
+    };
+    let explanation = match body.get("explanation") {
+        Some(Value::String(s)) => s.clone(),
+        None | Some(Value::Null) => String::new(),
+        Some(_) => {
+            return Err(Error::bad_request(
+                "Invalid verification result: 'explanation' must be a string",
+            ));
+        }
+    };
+    if let Some(parent) = task.parent_task_id.as_deref() {
+        let verdict = json!({ "meets_requirements": passed, "explanation": explanation });
+        matching::record_verification(conn, parent, passed, &verdict.to_string()).await?;
+    }
+    Ok(())
+}
+
+async fn apply_extraction(
+    conn: &mut PgConnection,
+    config: &Config,
+    task: &Task,
+    body: &Value,
+) -> Result<()> {
+    let Some(target) = task.target_agent_id.as_deref() else {
+        return Ok(());
+    };
+    match body.get("agent_id") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(id)) if id == target => {}
+        Some(_) => {
+            return Err(Error::bad_request(format!(
+                "Invalid extraction result: 'agent_id' must be {target}, the agent this task is about"
+            )));
+        }
+    }
+    let tags = normalize_tags(&string_list(body, "tags")?, config.max_extracted_tags)?;
+    matching::set_capability_tags(conn, target, Some(&tags)).await?;
+    Ok(())
+}
+
+/// The result as a JSON object, or a 400 naming what is wrong.
+fn parse_object(raw: &str) -> Result<Value> {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(Error::bad_request(
+            "Invalid system task result: expected a JSON object",
+        )),
+        Err(e) => Err(Error::bad_request(format!(
+            "Invalid system task result: not valid JSON ({e})"
+        ))),
+    }
+}
+
+/// A required list of strings.
+fn string_list(body: &Value, field: &str) -> Result<Vec<String>> {
+    let bad = || {
+        Error::bad_request(format!(
+            "Invalid system task result: '{field}' must be a list of strings"
+        ))
+    };
+    let list = body.get(field).and_then(Value::as_array).ok_or_else(bad)?;
+    let strings = list
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    Ok(strings)
+}
+
+/// Lower-cases, trims, joins inner whitespace with '-', drops empties and
+/// duplicates and keeps the first `max`; an over-long tag is a 400.
+fn normalize_tags(tags: &[String], max: usize) -> Result<Vec<String>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for tag in tags {
+        let tag = tag
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join("-")
+            .to_lowercase();
+        if tag.is_empty() || !seen.insert(tag.clone()) {
+            continue;
+        }
+        if tag.chars().count() > MAX_RESULT_TAG_LEN {
+            return Err(Error::bad_request(format!(
+                "Invalid system task result: tag longer than {MAX_RESULT_TAG_LEN} characters"
+            )));
+        }
+        out.push(tag);
+        if out.len() == max {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Meaningful lower-case words of a text: split on anything but letters and
+/// digits, at least three characters, stop-words dropped.
+pub fn keywords(text: &str) -> HashSet<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= MIN_KEYWORD_LEN)
+        .map(str::to_lowercase)
+        .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
+/// The built-in ranking: `2 × tag overlap + keyword overlap`, and only agents
+/// with some overlap qualify; reputation (×0.5) then decides among them, so a
+/// well-rated agent is not matched to work it never claimed to do.
+pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<String> {
+    let task_tags: HashSet<String> = task
+        .tags
+        .iter()
+        .chain(&task.extracted_tags)
+        .map(|t| t.to_lowercase())
+        .collect();
+    let mut task_words = keywords(&task.need);
+    task_words.extend(task_tags.iter().flat_map(|t| keywords(t)));
+    let mut scored: Vec<(f64, &str)> = candidates
+        .iter()
+        .filter_map(|c| {
+            let tag_overlap = c
+                .capability_tags
+                .iter()
+                .filter(|t| task_tags.contains(&t.to_lowercase()))
+                .count();
+            let word_overlap = keywords(&c.good_at).intersection(&task_words).count();
+            let relevance = 2 * tag_overlap + word_overlap;
+            (relevance > 0).then_some((relevance as f64 + 0.5 * c.reputation, c.id.as_str()))
+        })
+        .collect();
+    // Stable sort: ties keep the candidates' order (reputation, then age).
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored
+        .into_iter()
+        .take(BUILTIN_TOP)
+        .map(|(_, id)| id.to_string())
+        .collect()
+}
+
+fn match_prompt(task: &Task, candidates: &[Candidate]) -> String {
+    let agents: Vec<Value> = candidates
+        .iter()
+        .map(|c| json!({ "id": c.id, "good_at": c.good_at }))
+        .collect();
+    let mut prompt = format!(
+        "Pick the agents best suited to the task below, best first.\n\nTask: {}\n",
+        task.need
+    );
+    if let Some(context) = &task.context {
+        prompt.push_str(&format!("Context: {context}\n"));
+    }
+    if !task.tags.is_empty() {
+        prompt.push_str(&format!("Tags: {}\n", task.tags.join(", ")));
+    }
+    prompt.push_str(&format!(
+        "\nCandidate agents (id and self-description):\n{}\n\n\
+         Answer with one JSON object: {{\"ranked_agents\": [agent ids, best first, at most {MAX_RANKED}], \
+         \"extracted_tags\": [a few short lower-case keywords describing the task]}}. \
+         Use only ids from the list; an empty ranking opens the task to everyone.",
+        Value::Array(agents)
+    ));
+    prompt
+}
+
+fn verify_prompt(task: &Task) -> String {
+    let mut prompt = format!(
+        "Check whether a delivery does what the task asked for.\n\nTask: {}\n",
+        task.need
+    );
+    if let Some(context) = &task.context {
+        prompt.push_str(&format!("Context: {context}\n"));
+    }
+    prompt.push_str(&format!(
+        "Delivered result:\n{}\n\n\
+         Answer with one JSON object: {{\"meets_requirements\": true or false, \
+         \"explanation\": \"one or two sentences\"}}.",
+        task.result.as_deref().unwrap_or_default()
+    ));
+    prompt
+}
+
+fn extract_prompt(agent_id: &str, good_at: &str) -> String {
+    format!(
+        "Turn this agent's description of its skills into short capability tags.\n\n\
+         Agent: {agent_id}\nDescription: {good_at}\n\n\
+         Answer with one JSON object: {{\"agent_id\": \"{agent_id}\", \"tags\": [short lower-case \
+         keywords such as \"python\" or \"code-review\"]}}."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_words_and_short_words_do_not_count() {
+        let words = keywords("Write a poem and a song, for the sea!");
+        assert!(words.contains("poem") && words.contains("song") && words.contains("sea"));
+        assert!(!words.contains("and") && !words.contains("the") && !words.contains("a"));
+    }
+
+    #[test]
+    fn tags_are_normalized_and_capped() {
+        let tags = vec![
+            " Code Review ".into(),
+            "code-review".into(),
+            "".into(),
+            "Rust".into(),
+        ];
+        assert_eq!(
+            normalize_tags(&tags, 20).unwrap(),
+            vec!["code-review", "rust"]
+        );
+        assert_eq!(normalize_tags(&tags, 1).unwrap(), vec!["code-review"]);
+        assert!(normalize_tags(&["x".repeat(51)], 20).is_err());
+    }
+
+    #[test]
+    fn only_json_objects_are_results() {
+        assert!(parse_object("[1, 2]").is_err());
+        assert!(parse_object("not json").is_err());
+        assert!(parse_object("{\"a\": 1}").is_ok());
+    }
+}

@@ -1,0 +1,106 @@
+//! Without infra agents the built-in matcher routes each task once: only
+//! relevant agents are matched, nobody fitting means broadcast, and a match
+//! falls back to broadcast at the match timeout.
+
+use pinchwork_common::market::MatchOutcome;
+
+use crate::support::{TestEnv, eventually};
+
+#[tokio::test]
+async fn builtin_matcher_matches_only_relevant_agents() {
+    let env = TestEnv::spawn(&[]).await;
+    let poster = env.register("poster").await;
+    let coder = env.worker("coder", "python code review and testing").await;
+    let poet = env.worker("poet", "writing poems and songs").await;
+
+    let review = env
+        .post_task(&poster, "Review this python code please", 10)
+        .await;
+    let outcome = env.market.handle_task_created(&review).await.unwrap();
+    assert_eq!(outcome, MatchOutcome::Matched(vec![coder.id.clone()]));
+    // A second delivery of the same command changes nothing.
+    assert_eq!(
+        env.market.handle_task_created(&review).await.unwrap(),
+        MatchOutcome::AlreadyHandled
+    );
+
+    let listed = env.browse(&coder).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["task_id"], review.as_str());
+    assert_eq!(listed[0]["is_matched"], true);
+    assert_eq!(listed[0]["match_rank"], 0);
+    assert!(
+        env.browse(&poet).await.is_empty(),
+        "matched to someone else"
+    );
+
+    // Shared stop-words ("and", "a") are not a match.
+    let song = env.post_task(&poster, "Write a poem and a song", 10).await;
+    assert_eq!(
+        env.market.handle_task_created(&song).await.unwrap(),
+        MatchOutcome::Broadcast
+    );
+    let seen: Vec<_> = env.browse(&coder).await;
+    assert!(
+        seen.iter()
+            .any(|t| t["task_id"] == song.as_str() && t["is_matched"] == false)
+    );
+    env.assert_conservation().await;
+}
+
+#[tokio::test]
+async fn no_candidate_means_broadcast_to_everyone() {
+    let env = TestEnv::spawn(&[]).await;
+    let poster = env.register("poster").await;
+    let idle = env.register("idle").await;
+    let task = env
+        .post_task(&poster, "Translate a letter to French", 5)
+        .await;
+    assert_eq!(
+        env.market.handle_task_created(&task).await.unwrap(),
+        MatchOutcome::Broadcast
+    );
+    assert_eq!(env.match_status(&task).await.as_deref(), Some("broadcast"));
+    let picked = env.pickup_next(&idle).await;
+    assert_eq!(picked["task_id"], task.as_str());
+    assert_eq!(picked["is_matched"], false);
+}
+
+#[tokio::test]
+async fn builtin_match_falls_back_to_broadcast_at_the_timeout() {
+    let env = TestEnv::spawn(&["--match-timeout-seconds", "1"]).await;
+    let poster = env.register("poster").await;
+    let _coder = env.worker("coder", "rust compiler internals").await;
+    let other = env.register("other").await;
+    let task = env.post_task(&poster, "Explain rust lifetimes", 5).await;
+    env.market.handle_task_created(&task).await.unwrap();
+    assert_eq!(env.match_status(&task).await.as_deref(), Some("matched"));
+    assert!(env.browse(&other).await.is_empty());
+
+    eventually(20, "the match timeout", || async {
+        env.market.expire_match_deadlines().await.unwrap();
+        env.match_status(&task).await.as_deref() == Some("broadcast")
+    })
+    .await;
+    let picked = env.pickup_next(&other).await;
+    assert_eq!(picked["task_id"], task.as_str());
+}
+
+#[tokio::test]
+async fn the_matcher_service_routes_tasks_it_never_heard_about() {
+    let env = TestEnv::spawn(&["--matcher-sweep-ms", "200"]).await;
+    env.spawn_matcher().await;
+    let poster = env.register("poster").await;
+    let coder = env.worker("coder", "kubernetes operators").await;
+    let task = env
+        .post_task(&poster, "Write a kubernetes operator", 5)
+        .await;
+    // No outbox publisher runs here: the sweep finds the pending task.
+    eventually(30, "the sweep to route the task", || async {
+        env.match_status(&task).await.as_deref() == Some("matched")
+    })
+    .await;
+    let listed = env.browse(&coder).await;
+    assert_eq!(listed[0]["task_id"], task.as_str());
+    assert_eq!(listed[0]["match_rank"], 0);
+}
