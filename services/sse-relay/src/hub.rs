@@ -182,3 +182,45 @@ fn dispatch_message(hub: &Hub, layout: &Layout, subject: &str, seq: u64, payload
         hub.dispatch(agent, Arc::new(event));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> Arc<SseEvent> {
+        Arc::new(SseEvent {
+            seq,
+            event: "task_message".into(),
+            data: "{}".into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_client_that_falls_behind_its_buffer_is_cut_off() {
+        let hub = Hub::new(2);
+        let (_, mut slow) = hub.register("ag-a");
+        let (_, mut fast) = hub.register("ag-a");
+        for seq in 1..=3 {
+            hub.dispatch("ag-a", event(seq));
+            // The fast client keeps up.
+            assert_eq!(fast.recv().await.map(|e| e.seq), Some(seq));
+        }
+        assert_eq!(hub.connections(), 1, "the slow connection was dropped");
+        // What it had buffered drains, then its stream ends: memory stays bounded.
+        assert_eq!(slow.recv().await.map(|e| e.seq), Some(1));
+        assert_eq!(slow.recv().await.map(|e| e.seq), Some(2));
+        assert!(slow.recv().await.is_none());
+    }
+
+    #[test]
+    fn sse_data_flattens_the_event_fields() {
+        let payload = br#"{"event":"task_rejected","recipient":"ag-w","task_id":"tk-1","data":{"reason":"no","grace_deadline":"t"},"timestamp":"now","event_id":"7"}"#;
+        let e = SseEvent::from_payload(42, payload).expect("event");
+        let data: Value = serde_json::from_str(&e.data).expect("json");
+        assert_eq!((e.seq, e.event.as_str()), (42, "task_rejected"));
+        assert_eq!(data["type"], "task_rejected");
+        assert_eq!(data["reason"], "no");
+        assert_eq!(data["event_id"], "7");
+        assert!(data.get("recipient").is_none());
+    }
+}

@@ -115,10 +115,10 @@ async fn replay_inner(
         let msg = msg?;
         let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
         let (seq, pending) = (info.stream_sequence, info.pending);
-        if let Some(event) = SseEvent::from_payload(seq, &msg.payload) {
-            if tx.send(event).await.is_err() {
-                return Ok(()); // the client went away
-            }
+        if let Some(event) = SseEvent::from_payload(seq, &msg.payload)
+            && tx.send(event).await.is_err()
+        {
+            return Ok(()); // the client went away
         }
         if pending == 0 {
             return Ok(());

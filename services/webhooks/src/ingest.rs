@@ -36,10 +36,16 @@ pub async fn run(pool: PgPool, bus: Bus, wake: Arc<Notify>, shutdown: Cancellati
 }
 
 async fn consume(pool: &PgPool, bus: &Bus, wake: &Notify) -> anyhow::Result<()> {
+    // Each message only needs one insert before its ack, so a short ack wait
+    // (with small pull batches) lets a crashed instance's messages come back soon.
     let consumer = bus
-        .events_consumer(CONSUMER, Duration::from_secs(30))
+        .events_consumer(CONSUMER, Duration::from_secs(5))
         .await?;
-    let mut messages = consumer.messages().await?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(64)
+        .messages()
+        .await?;
     while let Some(msg) = messages.next().await {
         let msg = msg.map_err(|e| anyhow::anyhow!("{e}"))?;
         match store(pool, bus, &msg).await {

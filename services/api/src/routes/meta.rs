@@ -10,17 +10,28 @@ pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when the database answers.
+/// Ready when the database and NATS answer.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match sqlx::query("SELECT 1").execute(&state.market.pool).await {
-        Ok(_) => (
+    let db_ok = sqlx::query("SELECT 1")
+        .execute(&state.market.pool)
+        .await
+        .is_ok();
+    let nats_ok = state.bus.ping().await;
+    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
+    if db_ok && nats_ok {
+        (
             StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
-        ),
-        Err(_) => (
+            Json(json!({ "status": "ready", "database": "ok", "nats": "ok" })),
+        )
+    } else {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "unreachable" })),
-        ),
+            Json(json!({
+                "status": "unavailable",
+                "database": word(db_ok),
+                "nats": word(nats_ok),
+            })),
+        )
     }
 }
 
