@@ -2,8 +2,8 @@
 
 pub mod agents;
 pub mod ledger;
-pub mod messages;
 pub mod matching;
+pub mod messages;
 pub mod outbox;
 pub mod profiles;
 pub mod questions;

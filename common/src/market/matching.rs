@@ -107,6 +107,7 @@ impl Market {
             }
         };
         tx.commit().await?;
+        self.published_soon();
         Ok(outcome)
     }
 
@@ -128,6 +129,7 @@ impl Market {
         if good_at.is_empty() {
             matching::set_capability_tags(&mut tx, &agent.id, None).await?;
             tx.commit().await?;
+            self.published_soon();
             return Ok(false);
         }
         if !agents::infra_agents_exist(&mut *tx, platform).await? {
@@ -151,6 +153,7 @@ impl Market {
         )
         .await?;
         tx.commit().await?;
+        self.published_soon();
         Ok(spawned)
     }
 

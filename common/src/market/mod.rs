@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 
 pub use accounts::{Registration, RegistrationInput};
 pub use lifecycle::{CreateTaskInput, Rejection};
-pub use social::{MAX_UNANSWERED_QUESTIONS, PosterRating};
 pub use matching::{MatchOutcome, builtin_ranking, keywords};
+pub use social::{MAX_UNANSWERED_QUESTIONS, PosterRating};
 
 use crate::{Config, Error, db::tasks::Task};
 

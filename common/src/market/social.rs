@@ -84,6 +84,7 @@ impl Market {
         }
         trust::record_outcome(&mut tx, worker_id, &task.poster_id, rating >= 3).await?;
         tx.commit().await?;
+        self.published_soon();
         Ok(PosterRating {
             task_id: task.id,
             rated_id: task.poster_id,
@@ -165,6 +166,7 @@ impl Market {
         )
         .await?;
         tx.commit().await?;
+        self.published_soon();
         Ok(asked)
     }
 
@@ -201,6 +203,7 @@ impl Market {
         )
         .await?;
         tx.commit().await?;
+        self.published_soon();
         Ok(answered)
     }
 
@@ -248,6 +251,7 @@ impl Market {
         )
         .await?;
         tx.commit().await?;
+        self.published_soon();
         Ok(sent)
     }
 
