@@ -9,7 +9,12 @@ use clap::{Parser, builder::BoolishValueParser};
 
 /// Effective configuration of a Pinchwork process.
 #[derive(Clone, Parser)]
-#[command(name = "pinchwork", about = "Pinchwork service", version, args_override_self = true)]
+#[command(
+    name = "pinchwork",
+    about = "Pinchwork service",
+    version,
+    args_override_self = true
+)]
 pub struct Config {
     /// PostgreSQL connection string.
     #[arg(
@@ -138,6 +143,12 @@ pub struct Config {
     pub rate_limit_read: RateLimit,
     #[arg(long, env = "PINCHWORK_RATE_LIMIT_ADMIN", default_value = "30/minute")]
     pub rate_limit_admin: RateLimit,
+    /// How long the deadlines service sleeps between sweeps when nothing was due.
+    #[arg(long, env = "PINCHWORK_DEADLINES_POLL_MS", default_value_t = 1000)]
+    pub deadlines_poll_ms: u64,
+    /// Due rows the deadlines service handles per rule in one transaction.
+    #[arg(long, env = "PINCHWORK_DEADLINES_BATCH", default_value_t = 100)]
+    pub deadlines_batch: i64,
 }
 
 impl Config {
@@ -171,6 +182,12 @@ impl Config {
         }
         if self.initial_credits < 0 || self.welcome_task_credits < 0 {
             return Err("credit amounts must not be negative".into());
+        }
+        if self.deadlines_poll_ms == 0 || self.deadlines_batch < 1 {
+            return Err(
+                "PINCHWORK_DEADLINES_POLL_MS and PINCHWORK_DEADLINES_BATCH must be at least 1"
+                    .into(),
+            );
         }
         if self.db_max_connections == 0 {
             return Err("PINCHWORK_DB_MAX_CONNECTIONS must be at least 1".into());
@@ -242,6 +259,8 @@ impl fmt::Debug for Config {
             .field("webhook_max_retries", &self.webhook_max_retries)
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("rate_limit_enabled", &self.rate_limit_enabled)
+            .field("deadlines_poll_ms", &self.deadlines_poll_ms)
+            .field("deadlines_batch", &self.deadlines_batch)
             .finish_non_exhaustive()
     }
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod lifecycle;
 mod pickup;
+mod timers;
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use sqlx::PgPool;
 
 pub use accounts::{Registration, RegistrationInput};
 pub use lifecycle::{CreateTaskInput, Rejection};
+pub use timers::{Rule, SweepReport};
 
 use crate::{Config, Error, db::tasks::Task};
 
