@@ -1,0 +1,6 @@
+//! The deadlines service's tests: each timed rule through the real api, and
+//! the real binary under concurrency and kill -9.
+
+mod processes;
+mod rules;
+mod support;
