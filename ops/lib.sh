@@ -46,8 +46,13 @@ ensure_postgres() {
     sleep 1
   fi
   pg_ok || { log "PostgreSQL is not reachable on $PG_HOST:$PG_PORT"; return 1; }
-  # Tests and the cluster open many connections at once.
-  local max
+}
+
+# Tests and the cluster open many connections at once: make sure the server
+# allows 300 (a restart, only when the limit is lower).
+ensure_pg_capacity() {
+  local version max
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
   max=$(psql -h "$PG_HOST" -U postgres -Atqc 'show max_connections')
   if [ "$max" -lt 300 ]; then
     log "raising max_connections to 300 (was $max)"

@@ -166,10 +166,11 @@ pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Payload> {
     if content_type.contains("application/json") {
         return json_object(text).map_err(ApiError::bad_request);
     }
-    if text.starts_with('{') && !content_type.contains("text/markdown") {
-        if let Ok(payload) = json_object(text) {
-            return Ok(payload);
-        }
+    if text.starts_with('{')
+        && !content_type.contains("text/markdown")
+        && let Ok(payload) = json_object(text)
+    {
+        return Ok(payload);
     }
     markdown(text)
 }

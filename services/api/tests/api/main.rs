@@ -3,4 +3,11 @@
 
 mod support;
 
+mod admin;
+mod concurrency;
+mod lifecycle;
+mod negotiation;
+mod pickup;
+mod rate_limits;
 mod register;
+mod tasks;

@@ -51,7 +51,7 @@ impl TestApp {
             "--rate-limit-enabled",
             "false",
             "--db-max-connections",
-            "20",
+            "10",
         ];
         args.extend_from_slice(extra);
         let config = Arc::new(Config::from_args(args).expect("test config"));

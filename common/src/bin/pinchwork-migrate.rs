@@ -1,0 +1,14 @@
+//! `pinchwork-migrate`: applies the database migrations and exits (the
+//! services also apply them on start).
+
+use pinchwork_common::{Config, db, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::load();
+    telemetry::init(&config);
+    let pool = db::connect(&config).await?;
+    db::migrate(&pool, &config).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
