@@ -2,5 +2,6 @@
 //! the real binary under concurrency and kill -9.
 
 mod processes;
+mod races;
 mod rules;
 mod support;
