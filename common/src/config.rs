@@ -168,6 +168,12 @@ pub struct Config {
     /// Period of the matcher's sweep (unrouted tasks, match and verification timers), in ms.
     #[arg(long, env = "PINCHWORK_MATCHER_SWEEP_MS", default_value_t = 2000)]
     pub matcher_sweep_ms: u64,
+    /// How long the deadlines service sleeps between sweeps when nothing was due.
+    #[arg(long, env = "PINCHWORK_DEADLINES_POLL_MS", default_value_t = 1000)]
+    pub deadlines_poll_ms: u64,
+    /// Due rows the deadlines service handles per rule in one transaction.
+    #[arg(long, env = "PINCHWORK_DEADLINES_BATCH", default_value_t = 100)]
+    pub deadlines_batch: i64,
 }
 
 impl Config {
@@ -205,6 +211,12 @@ impl Config {
         if self.matcher_sweep_ms == 0 || self.match_timeout_seconds < 1 {
             return Err(
                 "PINCHWORK_MATCHER_SWEEP_MS and PINCHWORK_MATCH_TIMEOUT_SECONDS must be positive"
+                    .into(),
+            );
+        }
+        if self.deadlines_poll_ms == 0 || self.deadlines_batch < 1 {
+            return Err(
+                "PINCHWORK_DEADLINES_POLL_MS and PINCHWORK_DEADLINES_BATCH must be at least 1"
                     .into(),
             );
         }
@@ -297,6 +309,8 @@ impl fmt::Debug for Config {
             .field("sse_buffer", &self.sse_buffer)
             .field("fault_exit_after_commit", &self.fault_exit_after_commit)
             .field("matcher_sweep_ms", &self.matcher_sweep_ms)
+            .field("deadlines_poll_ms", &self.deadlines_poll_ms)
+            .field("deadlines_batch", &self.deadlines_batch)
             .finish_non_exhaustive()
     }
 }

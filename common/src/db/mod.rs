@@ -1,6 +1,7 @@
 //! PostgreSQL access: one module per aggregate, one function per statement.
 
 pub mod agents;
+pub mod deadlines;
 pub mod ledger;
 pub mod matching;
 pub mod messages;

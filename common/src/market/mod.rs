@@ -6,6 +6,7 @@ mod lifecycle;
 mod matching;
 mod pickup;
 mod social;
+mod timers;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ pub use accounts::{Registration, RegistrationInput};
 pub use lifecycle::{CreateTaskInput, Rejection};
 pub use matching::{MatchOutcome, builtin_ranking, keywords};
 pub use social::{MAX_UNANSWERED_QUESTIONS, PosterRating};
+pub use timers::{Rule, SweepReport};
 
 use crate::{Config, Error, db::tasks::Task};
 

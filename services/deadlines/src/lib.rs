@@ -1,0 +1,92 @@
+//! The deadlines service: applies every timed rule of the marketplace. Due
+//! times live in PostgreSQL columns, so any number of instances can run (they
+//! share due rows through `SKIP LOCKED`) and a restart loses nothing.
+#![forbid(unsafe_code)]
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use pinchwork_common::{Config, db, market::Market};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+/// Port used when neither `PINCHWORK_LISTEN` nor another address is given,
+/// so an instance next to an api node on the same host does not collide.
+pub const DEFAULT_PORT: u16 = 8200;
+
+/// Connects, migrates, serves `/health` and `/ready`, and sweeps until
+/// `shutdown` is cancelled; a sweep in progress finishes first. Calls
+/// `on_listen` with the bound address.
+pub async fn run(
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+    on_listen: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let pool = db::connect(&config).await?;
+    db::migrate(&pool, &config).await?;
+    let addr = config
+        .listen
+        .clone()
+        .unwrap_or_else(|| format!("{}:{DEFAULT_PORT}", config.host));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "deadlines listening");
+    on_listen(addr);
+
+    let market = Market::new(pool.clone(), config);
+    let sweeper = tokio::spawn(sweep_until(market, shutdown.clone()));
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .with_state(pool.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+    shutdown.cancel();
+    let _ = sweeper.await;
+    pool.close().await;
+    Ok(())
+}
+
+/// Sweeps again at once while rules fill whole batches, otherwise waits the
+/// poll interval. A failed sweep is logged and retried at the next tick: its
+/// transactions rolled back, so nothing was half applied.
+async fn sweep_until(market: Market, shutdown: CancellationToken) {
+    let poll = Duration::from_millis(market.config.deadlines_poll_ms);
+    while !shutdown.is_cancelled() {
+        let more_due = match market.sweep_once().await {
+            Ok(report) => report.saturated,
+            Err(err) => {
+                tracing::warn!(error = %err, "sweep failed");
+                false
+            }
+        };
+        if more_due {
+            continue;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// Alive.
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when the database answers.
+async fn ready(State(pool): State<PgPool>) -> (StatusCode, Json<Value>) {
+    match sqlx::query("SELECT 1").execute(&pool).await {
+        Ok(_) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "database": "ok" })),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "database": "unreachable" })),
+        ),
+    }
+}
