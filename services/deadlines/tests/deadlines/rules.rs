@@ -11,14 +11,15 @@ use serde_json::json;
 
 use crate::support::{TestApp, ev};
 
-/// Poster, worker; the worker holds a claim on a fresh task of `max_credits`.
+/// Poster, worker (both with webhooks at `/poster`, `/worker`); the worker
+/// holds a claim on a fresh task of `max_credits`.
 async fn claimed_task(
     app: &TestApp,
     max_credits: i64,
     extra: serde_json::Value,
 ) -> (Agent, Agent, String) {
-    let poster = app.register("poster").await;
-    let worker = app.register("worker").await;
+    let poster = app.register_hooked("poster").await;
+    let worker = app.register_hooked("worker").await;
     let mut body = json!({ "need": "summarise a paper", "max_credits": max_credits });
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         body.extend(extra.clone());
@@ -62,12 +63,17 @@ async fn system_task(app: &TestApp, kind: SystemTaskType, parent: Option<&str>) 
 async fn a_claim_not_delivered_in_time_returns_to_the_pool() {
     let app = TestApp::spawn().await;
     let (poster, worker, task) = claimed_task(&app, 10, json!({})).await;
+    let mut worker_sse = app.sse(&worker).await;
     app.sql(
         "UPDATE tasks SET claim_deadline = now() - interval '1 second' WHERE id = $1",
         &task,
     )
     .await;
     app.wait_status(&task, "posted").await;
+    worker_sse.expect(&task, "claim_timeout_expired").await;
+    app.hooks
+        .expect("worker", &task, "claim_timeout_expired")
+        .await;
 
     let seen = app.task(&poster, &task).await;
     assert_eq!(seen["worker_id"], json!(null));
@@ -96,12 +102,16 @@ async fn an_unreviewed_delivery_is_approved_and_paid() {
     )
     .await
     .expect(200);
+    let mut worker_sse = app.sse(&worker).await;
     app.sql(
         "UPDATE tasks SET review_deadline = now() - interval '1 second' WHERE id = $1",
         &task,
     )
     .await;
     app.wait_status(&task, "approved").await;
+    let approved = worker_sse.expect(&task, "task_approved").await;
+    assert_eq!(approved["task_id"], json!(task));
+    app.hooks.expect("worker", &task, "task_approved").await;
 
     // 20 charged, 10 % fee (2) to the platform, 18 to the worker, 10 back to the poster.
     assert_eq!(app.balance(&worker).await, 118);
@@ -152,6 +162,7 @@ async fn a_rejected_delivery_not_redelivered_within_the_grace_returns_to_the_poo
     app.act(&poster, &task, "reject", json!({ "reason": "too short" }))
         .await
         .expect(200);
+    let mut worker_sse = app.sse(&worker).await;
     // The grace and the claim deadline end together after a rejection.
     app.sql(
         "UPDATE tasks SET rejection_grace_deadline = now() - interval '1 second',
@@ -160,6 +171,10 @@ async fn a_rejected_delivery_not_redelivered_within_the_grace_returns_to_the_poo
     )
     .await;
     app.wait_status(&task, "posted").await;
+    worker_sse.expect(&task, "rejection_grace_expired").await;
+    app.hooks
+        .expect("worker", &task, "rejection_grace_expired")
+        .await;
 
     let seen = app.task(&poster, &task).await;
     assert_eq!(seen["worker_id"], json!(null));
@@ -180,8 +195,8 @@ async fn a_rejected_delivery_not_redelivered_within_the_grace_returns_to_the_poo
 #[tokio::test]
 async fn a_posted_task_past_its_deadline_expires_with_a_refund() {
     let app = TestApp::spawn().await;
-    let poster = app.register("poster").await;
-    let matched = app.register("matched").await;
+    let poster = app.register_hooked("poster").await;
+    let matched = app.register_hooked("matched").await;
     let task = app
         .post_task_with(
             &poster,
@@ -194,12 +209,18 @@ async fn a_posted_task_past_its_deadline_expires_with_a_refund() {
         .expect("match row");
     drop(conn);
     assert_eq!(app.balance(&poster).await, 85);
+    let mut poster_sse = app.sse(&poster).await;
+    let mut matched_sse = app.sse(&matched).await;
     app.sql(
         "UPDATE tasks SET deadline = now() - interval '1 second' WHERE id = $1",
         &task,
     )
     .await;
     app.wait_status(&task, "expired").await;
+    poster_sse.expect(&task, "task_expired").await;
+    matched_sse.expect(&task, "task_expired").await;
+    app.hooks.expect("poster", &task, "task_expired").await;
+    app.hooks.expect("matched", &task, "task_expired").await;
 
     assert_eq!(app.balance(&poster).await, 100);
     assert_eq!(
@@ -220,12 +241,15 @@ async fn a_posted_task_past_its_deadline_expires_with_a_refund() {
 async fn a_claimed_task_past_its_deadline_returns_to_the_pool_without_it() {
     let app = TestApp::spawn().await;
     let (poster, worker, task) = claimed_task(&app, 10, json!({ "deadline_minutes": 5 })).await;
+    let mut worker_sse = app.sse(&worker).await;
     app.sql(
         "UPDATE tasks SET deadline = now() - interval '1 second' WHERE id = $1",
         &task,
     )
     .await;
     app.wait_status(&task, "posted").await;
+    worker_sse.expect(&task, "deadline_expired").await;
+    app.hooks.expect("worker", &task, "deadline_expired").await;
     // Later sweeps must not expire it: it no longer has a deadline.
     app.sweep_barrier(&poster).await;
 
@@ -251,6 +275,7 @@ async fn an_unclaimed_task_expires_with_a_refund_and_a_delivered_one_does_not() 
         .expect(200);
     let task = app.post_task(&poster, "never picked up", 20).await;
     assert_eq!(app.balance(&poster).await, 70);
+    let mut poster_sse = app.sse(&poster).await;
     app.sql(
         "UPDATE tasks SET expires_at = now() - interval '1 second' WHERE id = $1",
         &task,
@@ -263,6 +288,8 @@ async fn an_unclaimed_task_expires_with_a_refund_and_a_delivered_one_does_not() 
     )
     .await;
     app.wait_status(&task, "expired").await;
+    poster_sse.expect(&task, "task_expired").await;
+    app.hooks.expect("poster", &task, "task_expired").await;
     app.sweep_barrier(&poster).await;
 
     assert_eq!(app.task(&poster, &delivered).await["status"], "delivered");
@@ -300,6 +327,7 @@ async fn a_claimed_system_task_is_released_when_its_claim_times_out() {
     let infra = app
         .register_with(json!({ "name": "infra", "accepts_system_tasks": true }))
         .await;
+    let mut infra_sse = app.sse(&infra).await;
     let task = system_task(&app, SystemTaskType::ExtractCapabilities, None).await;
     let picked = app
         .post("/v1/tasks/pickup", Some(&infra.key), json!({}))
@@ -312,6 +340,7 @@ async fn a_claimed_system_task_is_released_when_its_claim_times_out() {
     )
     .await;
     app.wait_status(&task, "posted").await;
+    infra_sse.expect(&task, "claim_timeout_expired").await;
 
     assert_eq!(
         app.events(&task).await,

@@ -1,11 +1,26 @@
-//! `TestApp`: an api node and a deadlines instance, both in-process, over a
-//! fresh database; helpers to make timers due and to observe their effects.
+//! `TestApp`: an api node (which runs the outbox publisher), a deadlines
+//! instance, the SSE relay and the webhooks service, all in-process over a
+//! fresh database and a random NATS prefix, plus a real webhook receiver on
+//! 127.0.0.1; helpers to make timers due and to observe their effects in the
+//! outbox, over SSE and at the webhook receiver.
 
-use std::{ops::Deref, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    ops::Deref,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{StatusCode, Uri},
+};
+use futures::StreamExt;
 use pinchwork_common::Config;
-use pinchwork_testkit::{Agent, Client, assert_conservation, fresh_database};
-use serde_json::Value;
+use pinchwork_testkit::{Agent, Client, assert_conservation, fresh_database, nats_prefix};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +30,10 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 pub struct TestApp {
     pub client: Client,
     pub pool: PgPool,
+    /// Base URL of the SSE relay (`GET /v1/events`).
+    pub relay: String,
+    /// The webhook receiver agents registered with `register_hooked` point at.
+    pub hooks: Receiver,
     shutdown: CancellationToken,
 }
 
@@ -31,13 +50,25 @@ impl Drop for TestApp {
     }
 }
 
-/// A configuration over `url` with welcome tasks and rate limits off and a
-/// fast deadlines poll, plus `extra` flags.
+/// A configuration over `url` and a fresh NATS prefix with welcome tasks and
+/// rate limits off, a fast deadlines poll and outbox sweep, private webhook
+/// targets allowed, plus `extra` flags.
 pub fn test_config(url: &str, extra: &[&str]) -> Arc<Config> {
+    let prefix = nats_prefix();
     let mut args = vec![
         "test",
         "--database-url",
         url,
+        "--nats-prefix",
+        &prefix,
+        "--outbox-sweep-ms",
+        "200",
+        "--sse-keepalive-seconds",
+        "1",
+        "--webhook-allow-private",
+        "true",
+        "--webhook-retry-base-ms",
+        "100",
         "--listen",
         "127.0.0.1:0",
         "--welcome-task-enabled",
@@ -52,12 +83,13 @@ pub fn test_config(url: &str, extra: &[&str]) -> Arc<Config> {
 }
 
 impl TestApp {
-    /// Api node plus deadlines instance with the default test settings.
+    /// The whole cluster with the default test settings.
     pub async fn spawn() -> Self {
         Self::spawn_with(&[]).await
     }
 
-    /// Api node plus deadlines instance with extra `--flag value` settings.
+    /// Api node, deadlines instance, SSE relay and webhooks service with extra
+    /// `--flag value` settings.
     pub async fn spawn_with(extra: &[&str]) -> Self {
         let url = fresh_database().await;
         let config = test_config(&url, extra);
@@ -80,6 +112,24 @@ impl TestApp {
             },
         ));
         let deadlines = dl_rx.await.expect("deadlines failed to start");
+        let (relay_tx, relay_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(pinchwork_sse_relay::run(
+            config.clone(),
+            shutdown.clone(),
+            move |addr| {
+                let _ = relay_tx.send(addr);
+            },
+        ));
+        let relay = relay_rx.await.expect("sse relay failed to start");
+        let (hooks_tx, hooks_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(pinchwork_webhooks::run(
+            config.clone(),
+            shutdown.clone(),
+            move |addr| {
+                let _ = hooks_tx.send(addr);
+            },
+        ));
+        hooks_rx.await.expect("webhooks failed to start");
         let client = Client::new(format!("http://{api}"));
         let health = client
             .http
@@ -92,8 +142,22 @@ impl TestApp {
         Self {
             client,
             pool,
+            relay: format!("http://{relay}"),
+            hooks: Receiver::start().await,
             shutdown,
         }
+    }
+
+    /// Registers an agent whose webhook_url points at this app's receiver
+    /// (path `/<name>`; names must be unique within a test).
+    pub async fn register_hooked(&self, name: &str) -> Agent {
+        self.register_with(json!({ "name": name, "webhook_url": self.hooks.url(name) }))
+            .await
+    }
+
+    /// Opens `agent`'s SSE stream; returns once the relay answered 200.
+    pub async fn sse(&self, agent: &Agent) -> Sse {
+        Sse::open(&self.relay, agent).await
     }
 
     /// Runs one SQL statement with a task id bound to `$1` (moving a due time
@@ -196,4 +260,130 @@ impl TestApp {
 /// `(recipient, event)` pairs for readable assertions.
 pub fn ev(recipient: &Agent, event: &str) -> (String, String) {
     (recipient.id.clone(), event.to_string())
+}
+
+/// An open `GET /v1/events` stream of one agent.
+pub struct Sse {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl Sse {
+    async fn open(relay: &str, agent: &Agent) -> Self {
+        let resp = reqwest::Client::new()
+            .get(format!("{relay}/v1/events"))
+            .bearer_auth(&agent.key)
+            .send()
+            .await
+            .expect("connect SSE");
+        assert_eq!(resp.status(), 200, "SSE stream refused");
+        Self {
+            body: resp.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next complete event as `(event, data)`; keep-alives skipped.
+    async fn next_event(&mut self) -> (String, Value) {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                let (mut event, mut data) = (None, None);
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = Some(v.trim().to_string());
+                    }
+                    if let Some(v) = line.strip_prefix("data:") {
+                        data = serde_json::from_str(v.trim()).ok();
+                    }
+                }
+                if let (Some(event), Some(data)) = (event, data) {
+                    return (event, data);
+                }
+                continue;
+            }
+            let chunk = self
+                .body
+                .next()
+                .await
+                .expect("SSE stream ended")
+                .expect("SSE stream error");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Reads the stream until `event` about `task_id` arrives (other events,
+    /// such as sentinel expiries, are skipped); panics after `PATIENCE`.
+    pub async fn expect(&mut self, task_id: &str, event: &str) -> Value {
+        let wait = async {
+            loop {
+                let (name, data) = self.next_event().await;
+                assert_eq!(data["type"], name.as_str(), "event line matches data");
+                if name == event && data["task_id"] == task_id {
+                    return data;
+                }
+            }
+        };
+        tokio::time::timeout(PATIENCE, wait)
+            .await
+            .unwrap_or_else(|_| panic!("no {event} for {task_id} over SSE"))
+    }
+}
+
+/// One webhook POST the receiver got: its path and JSON body.
+pub type Hook = (String, Value);
+
+/// A real HTTP webhook receiver on 127.0.0.1 answering 200 to every POST.
+pub struct Receiver {
+    addr: SocketAddr,
+    got: Arc<Mutex<Vec<Hook>>>,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        let got: Arc<Mutex<Vec<Hook>>> = Arc::default();
+        let app = Router::new().fallback(record).with_state(got.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
+        let addr = listener.local_addr().expect("receiver addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { addr, got }
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("http://{}/{name}", self.addr)
+    }
+
+    /// Waits until the webhook of the agent registered as `name` received
+    /// `event` about `task_id`; returns its body. Panics after `PATIENCE`.
+    pub async fn expect(&self, name: &str, task_id: &str, event: &str) -> Value {
+        let path = format!("/{name}");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let found = self
+                .got
+                .lock()
+                .expect("lock")
+                .iter()
+                .find(|(p, b)| *p == path && b["event"] == event && b["task_id"] == task_id)
+                .map(|(_, b)| b.clone());
+            if let Some(body) = found {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "webhook {path} never received {event} for {task_id}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn record(State(got): State<Arc<Mutex<Vec<Hook>>>>, uri: Uri, raw: Bytes) -> StatusCode {
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    got.lock()
+        .expect("lock")
+        .push((uri.path().to_string(), body));
+    StatusCode::OK
 }
