@@ -8,3 +8,4 @@ mod errors;
 mod events;
 mod flow;
 mod profiles;
+mod social;

@@ -29,11 +29,15 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
-    /// An api node with welcome tasks and rate limits off.
+    /// An api node with welcome tasks and rate limits off, on its own NATS
+    /// prefix so that parallel tests do not see each other's events.
     pub async fn spawn() -> Self {
         let url = fresh_database().await;
+        let prefix = pinchwork_testkit::nats_prefix();
         let args = vec![
             "test",
+            "--nats-prefix",
+            &prefix,
             "--database-url",
             &url,
             "--listen",
@@ -46,6 +50,10 @@ impl TestApp {
             "false",
             "--db-max-connections",
             "10",
+            "--outbox-sweep-ms",
+            "200",
+            "--sse-keepalive-seconds",
+            "1",
         ];
         let config = Arc::new(Config::from_args(args).expect("test config"));
         let shutdown = CancellationToken::new();
@@ -161,8 +169,17 @@ impl Cli {
         self.run_with_stdin(args, None).await
     }
 
-    /// Runs `pinchwork ARGS` feeding `stdin`.
-    pub async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+    /// Starts `pinchwork ARGS` in the background; `finish` collects it.
+    pub fn start(&self, args: &[&str]) -> tokio::process::Child {
+        self.command(args, false).spawn().expect("spawn pinchwork")
+    }
+
+    /// Waits for a started run.
+    pub async fn finish(child: tokio::process::Child) -> Run {
+        Run::from(child.wait_with_output().await.expect("run pinchwork"))
+    }
+
+    fn command(&self, args: &[&str], stdin: bool) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinchwork"));
         cmd.args(args)
             .env_clear()
@@ -170,18 +187,22 @@ impl Cli {
             .env("HOME", &self.dir)
             .env("PINCHWORK_CONFIG_DIR", &self.dir)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         if !self.url.is_empty() {
             cmd.env("PINCHWORK_URL", &self.url);
         }
-        let mut child = cmd.spawn().expect("spawn pinchwork");
+        cmd
+    }
+
+    /// Runs `pinchwork ARGS` feeding `stdin`.
+    pub async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut child = self
+            .command(args, stdin.is_some())
+            .spawn()
+            .expect("spawn pinchwork");
         if let Some(text) = stdin {
             let mut pipe = child.stdin.take().expect("stdin pipe");
             pipe.write_all(text.as_bytes()).await.expect("write stdin");
