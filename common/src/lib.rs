@@ -10,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod market;
 pub mod outbox_relay;
+pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
 pub mod webhook_url;
