@@ -1,132 +1,130 @@
-//! `pinchwork events` prints one line per SSE event, ignores comments, and
-//! after a dropped connection reconnects carrying the last complete event's id.
+//! `pinchwork events` prints the real SSE relay's events for the caller, one
+//! line each with the relay's ids, and after a connection dropped mid-event
+//! resumes with the last complete event's id, so nothing is lost or repeated.
 
-use std::{
-    convert::Infallible,
-    sync::{Arc, Mutex},
-};
+use serde_json::Value;
 
-use axum::{
-    Router,
-    body::{Body, Bytes},
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
-    routing::get,
-};
-use futures::StreamExt;
+use crate::support::{Cli, Stream, TestApp};
 
-use crate::support::Cli;
-
-/// Headers seen per connection: (Authorization, Last-Event-ID).
-type Seen = Arc<Mutex<Vec<(Option<String>, Option<String>)>>>;
-
-const FIRST: &str = "retry: 20\n: welcome\n\n\
-id: 1\nevent: task_delivered\ndata: {\"type\": \"task_delivered\", \"task_id\": \"tk-1\"}\n\n\
-id: 2\nevent: task_approved\ndata: {\"type\": \"task_approved\", \"task_id\": \"tk-1\"}\n\n\
-id: 3\nevent: task_message\ndata: cut off";
-const SECOND: &str =
-    ": keepalive\n\nid: 3\nevent: task_message\ndata: line one\ndata: line two\n\n";
-
-async fn events(State(seen): State<Seen>, headers: HeaderMap) -> Response {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let auth = header("authorization");
-    if auth.as_deref() != Some("Bearer pwk-good") {
-        // Like the api node: JSON only when asked for, markdown otherwise.
-        let wants_json = header("accept").is_some_and(|a| a.contains("application/json"));
-        let body = if wants_json {
-            r#"{"error": "Invalid API key"}"#
-        } else {
-            "---\nerror: Invalid API key\n---\n"
-        };
-        return (StatusCode::UNAUTHORIZED, body).into_response();
+/// The poster (default profile) posts a task; the worker (profile `worker`)
+/// asks about it, picks it up, sends a message and delivers. Each of those
+/// last three raises one event for the poster. Returns the task id.
+async fn work_on_a_task(cli: &Cli) -> String {
+    let id = cli
+        .create_task("default", "Review this code for bugs", "25", "code-review")
+        .await;
+    let id_ = id.as_str();
+    for args in [
+        ["ask", id_, "Which edition?"].as_slice(),
+        &["pickup", "--tags", "code-review"],
+        &["message", id_, "Starting now"],
+        &["deliver", id_, "Found 3 issues", "--credits-claimed", "20"],
+    ] {
+        let mut worker = vec!["--profile", "worker", "tasks"];
+        worker.extend_from_slice(args);
+        cli.run(&worker).await.ok();
     }
-    let connection = {
-        let mut seen = seen.lock().unwrap();
-        seen.push((auth, header("last-event-id")));
-        seen.len()
-    };
-    let body = if connection == 1 {
-        // Ends the response: the client sees the stream drop.
-        Body::from(FIRST)
-    } else {
-        // Stays open after the event, like a live stream.
-        let chunks = futures::stream::iter([Ok::<_, Infallible>(Bytes::from(SECOND))])
-            .chain(futures::stream::pending());
-        Body::from_stream(chunks)
-    };
-    ([("content-type", "text/event-stream")], body).into_response()
+    id
 }
 
-async fn spawn_sse_server() -> (String, Seen) {
-    let seen = Seen::default();
-    let app = Router::new()
-        .route("/v1/events", get(events))
-        .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), seen)
+const POSTER_EVENTS: [&str; 3] = ["task_question", "task_message", "task_delivered"];
+
+#[tokio::test]
+async fn the_posters_stream_shows_the_events_of_the_task_one_line_each() {
+    let app = TestApp::with_relay(None).await;
+    let cli = app.cli();
+    cli.register("default", "poster").await;
+    cli.register("worker", "worker").await;
+    let events = cli.start(&["events", "--max-events", "3"]);
+    app.streams(1).await;
+
+    let id = work_on_a_task(&cli).await;
+    let out = Cli::finish(events).await.ok();
+    let lines: Vec<(&str, Value)> = out
+        .lines()
+        .map(|line| {
+            let (event, data) = line.split_once(' ').expect("`event data`");
+            (event, serde_json::from_str(data).expect("JSON data"))
+        })
+        .collect();
+    let names: Vec<&str> = lines.iter().map(|(event, _)| *event).collect();
+    assert_eq!(names, POSTER_EVENTS, "{out}");
+    for (event, data) in &lines {
+        assert_eq!(data["type"], *event, "{out}");
+        assert_eq!(data["task_id"], id.as_str(), "{out}");
+        assert!(data["event_id"].is_string(), "{out}");
+    }
+    assert_eq!(
+        app.streams(1).await,
+        [Stream {
+            status: 200,
+            last_event_id: None
+        }]
+    );
 }
 
 #[tokio::test]
-async fn events_print_one_line_each_and_reconnect_with_last_event_id() {
-    let (url, seen) = spawn_sse_server().await;
-    let cli = Cli::new(&url).env("PINCHWORK_API_KEY", "pwk-good");
-    let run = cli.run(&["events", "--max-events", "3"]).await;
+async fn a_stream_cut_mid_event_resumes_after_the_last_complete_event() {
+    // The front delivers the first event whole, half of the second, then drops.
+    let app = TestApp::with_relay(Some(1)).await;
+    let cli = app.cli();
+    cli.register("default", "poster").await;
+    cli.register("worker", "worker").await;
+    let events = cli.start(&["--json", "events", "--max-events", "3"]);
+    app.streams(1).await;
+
+    let id = work_on_a_task(&cli).await;
+    let run = Cli::finish(events).await;
     assert_eq!(run.code, 0, "{run:?}");
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(
-        lines,
-        [
-            r#"task_delivered {"task_id":"tk-1","type":"task_delivered"}"#,
-            r#"task_approved {"task_id":"tk-1","type":"task_approved"}"#,
-            r"task_message line one\nline two",
-        ]
-    );
     assert!(
-        run.stderr.contains("reconnecting in 20 ms"),
+        run.stderr
+            .starts_with("events: the server closed the stream; reconnecting in "),
         "{}",
         run.stderr
     );
-    let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 2, "one reconnect: {seen:?}");
-    assert_eq!(seen[0].1, None, "the first connection has no Last-Event-ID");
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let names: Vec<&str> = lines.iter().filter_map(|l| l["event"].as_str()).collect();
+    assert_eq!(names, POSTER_EVENTS, "{}", run.stdout);
+    let ids: Vec<u64> = lines
+        .iter()
+        .map(|l| l["id"].as_str().and_then(|id| id.parse().ok()))
+        .collect::<Option<_>>()
+        .expect("every event has the relay's numeric id");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(lines.iter().all(|l| l["data"]["task_id"] == id.as_str()));
+
+    let first = ids[0].to_string();
     assert_eq!(
-        seen[1].1.as_deref(),
-        Some("2"),
-        "the half-received event 3 does not count"
+        app.streams(2).await,
+        [
+            Stream {
+                status: 200,
+                last_event_id: None
+            },
+            Stream {
+                status: 200,
+                last_event_id: Some(first)
+            },
+        ],
+        "one reconnect, from the first event: the half-received one does not count"
     );
 }
 
 #[tokio::test]
-async fn events_with_json_print_json_lines() {
-    let (url, _) = spawn_sse_server().await;
-    let cli = Cli::new(&url).env("PINCHWORK_API_KEY", "pwk-good");
-    let out = cli
-        .run(&["--json", "events", "--max-events", "2"])
-        .await
-        .ok();
-    let lines: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect();
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["id"], "1");
-    assert_eq!(lines[0]["event"], "task_delivered");
-    assert_eq!(lines[1]["data"]["type"], "task_approved");
-}
-
-#[tokio::test]
-async fn an_auth_error_on_the_stream_is_reported_not_retried() {
-    let (url, seen) = spawn_sse_server().await;
-    let cli = Cli::new(&url).env("PINCHWORK_API_KEY", "pwk-bad");
+async fn a_bad_key_on_the_stream_is_reported_not_retried() {
+    let app = TestApp::with_relay(None).await;
+    let cli = app.cli().env("PINCHWORK_API_KEY", "pwk-not-a-real-key");
     let err = cli.run(&["events"]).await.fails(3);
     assert_eq!(err.trim(), "error: Invalid API key (HTTP 401)");
-    assert!(seen.lock().unwrap().is_empty());
+    assert_eq!(
+        app.streams(1).await,
+        [Stream {
+            status: 401,
+            last_event_id: None
+        }]
+    );
 }

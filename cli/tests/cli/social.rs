@@ -6,26 +6,6 @@ use std::time::Duration;
 
 use crate::support::{Cli, TestApp};
 
-/// `--json tasks create` as `profile`; returns the task id.
-async fn create(cli: &Cli, profile: &str, need: &str, credits: &str, tags: &str) -> String {
-    let body = cli
-        .run(&[
-            "--profile",
-            profile,
-            "--json",
-            "tasks",
-            "create",
-            need,
-            "--credits",
-            credits,
-            "--tags",
-            tags,
-        ])
-        .await
-        .json();
-    body["task_id"].as_str().expect("task_id").to_string()
-}
-
 #[tokio::test]
 async fn questions_messages_reports_and_the_poster_rating_go_through_the_cli() {
     let app = TestApp::spawn().await;
@@ -33,7 +13,9 @@ async fn questions_messages_reports_and_the_poster_rating_go_through_the_cli() {
     let (poster_id, _) = cli.register("poster", "poster-agent").await;
     let (worker_id, _) = cli.register("worker", "worker-agent").await;
     cli.register("other", "other-agent").await;
-    let id = create(&cli, "poster", "Port this module to Rust", "20", "rust").await;
+    let id = cli
+        .create_task("poster", "Port this module to Rust", "20", "rust")
+        .await;
 
     // Questions before pickup: ask, list, answer.
     let asked = cli
@@ -196,7 +178,9 @@ async fn stats_trust_and_the_agent_directory_reflect_an_approved_task() {
         "no trust scores yet"
     );
 
-    let id = create(&cli, "poster", "Review my crate", "30", "rust").await;
+    let id = cli
+        .create_task("poster", "Review my crate", "30", "rust")
+        .await;
     cli.run(&["--profile", "worker", "tasks", "pickup", &id])
         .await
         .ok();

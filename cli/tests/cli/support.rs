@@ -1,12 +1,24 @@
-//! `TestApp` (an api node on port 0 over a fresh database) and `Cli` (the real
-//! binary with its own config directory).
+//! `TestApp` (an api node on port 0 over a fresh database, optionally with the
+//! real SSE relay behind a front that routes like the load balancer) and `Cli`
+//! (the real binary with its own config directory).
 
 use std::{
+    convert::Infallible,
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::{Output, Stdio},
     sync::Arc,
+    time::Duration,
 };
 
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use futures::StreamExt;
 use pinchwork_common::Config;
 use pinchwork_testkit::{Client, assert_conservation, fresh_database};
 use serde_json::Value;
@@ -16,9 +28,16 @@ use tokio_util::sync::CancellationToken;
 
 pub const ADMIN_KEY: &str = "test-admin-key";
 
+/// How long a test waits for the cluster before failing.
+const PATIENCE: Duration = Duration::from_secs(30);
+
 pub struct TestApp {
+    /// Talks to the api node directly.
     pub client: Client,
     pub pool: PgPool,
+    /// What the CLI is pointed at: the api node, or the front with a relay.
+    url: String,
+    streams: Arc<Streams>,
     shutdown: CancellationToken,
 }
 
@@ -28,10 +47,57 @@ impl Drop for TestApp {
     }
 }
 
+/// Starts `service` (an api node or a relay) and waits for its address.
+async fn start<F, R>(service: F) -> SocketAddr
+where
+    F: FnOnce(Box<dyn FnOnce(SocketAddr) + Send>) -> R,
+    R: Future<Output: Send + 'static> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(service(Box::new(move |addr| {
+        let _ = tx.send(addr);
+    })));
+    rx.await.expect("service failed to start")
+}
+
 impl TestApp {
     /// An api node with welcome tasks and rate limits off, on its own NATS
     /// prefix so that parallel tests do not see each other's events.
     pub async fn spawn() -> Self {
+        let (app, _) = Self::spawn_api().await;
+        app
+    }
+
+    /// The api node and the real SSE relay over the same database and NATS
+    /// prefix, behind a [`Front`] that the CLI is pointed at. With `cut_after`,
+    /// the front drops the first event stream in the middle of the event that
+    /// follows that many complete ones.
+    pub async fn with_relay(cut_after: Option<usize>) -> Self {
+        let (mut app, config) = Self::spawn_api().await;
+        let shutdown = app.shutdown.clone();
+        let relay = start(|on_listen| pinchwork_sse_relay::run(config, shutdown, on_listen)).await;
+        let front = Front {
+            http: app.client.http.clone(),
+            api: app.client.base.clone(),
+            relay: format!("http://{relay}"),
+            streams: app.streams.clone(),
+            cut_after,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the front");
+        app.url = format!("http://{}", listener.local_addr().expect("front address"));
+        let router = Router::new().fallback(forward).with_state(front);
+        let shutdown = app.shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+        });
+        app
+    }
+
+    async fn spawn_api() -> (Self, Arc<Config>) {
         let url = fresh_database().await;
         let prefix = pinchwork_testkit::nats_prefix();
         let args = vec![
@@ -57,28 +123,142 @@ impl TestApp {
         ];
         let config = Arc::new(Config::from_args(args).expect("test config"));
         let shutdown = CancellationToken::new();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(pinchwork_api::run(config, shutdown.clone(), move |addr| {
-            let _ = tx.send(addr);
-        }));
-        let addr = rx.await.expect("api node failed to start");
+        let api = {
+            let (config, shutdown) = (config.clone(), shutdown.clone());
+            start(|on_listen| pinchwork_api::run(config, shutdown, on_listen)).await
+        };
         let pool = PgPool::connect(&url).await.expect("connect test database");
-        Self {
-            client: Client::new(format!("http://{addr}")),
+        let app = Self {
+            client: Client::new(format!("http://{api}")),
             pool,
+            url: format!("http://{api}"),
+            streams: Arc::default(),
             shutdown,
-        }
+        };
+        (app, config)
     }
 
-    /// A CLI pointed at this node (through `PINCHWORK_URL`).
+    /// A CLI pointed at this cluster (through `PINCHWORK_URL`).
     pub fn cli(&self) -> Cli {
-        Cli::new(&self.client.base)
+        Cli::new(&self.url)
+    }
+
+    /// Waits until the front has answered `n` event-stream requests and
+    /// returns them (for a 200 the relay has registered the stream by then).
+    pub async fn streams(&self, n: usize) -> Vec<Stream> {
+        let mut seen = self.streams.subscribe();
+        let streams = tokio::time::timeout(PATIENCE, seen.wait_for(|s| s.len() >= n))
+            .await
+            .unwrap_or_else(|_| panic!("fewer than {n} event streams were requested"))
+            .expect("the front is gone");
+        streams.clone()
     }
 
     /// Asserts the money invariants.
     pub async fn assert_conservation(&self) {
         assert_conservation(&self.pool).await;
     }
+}
+
+/// One `GET /v1/events` as the front saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    /// The relay's status.
+    pub status: u16,
+    /// The `Last-Event-ID` the client sent.
+    pub last_event_id: Option<String>,
+}
+
+/// The event streams requested through the front, in order.
+type Streams = tokio::sync::watch::Sender<Vec<Stream>>;
+
+/// The load balancer of the deployment (ops/compose/nginx.conf) in a test:
+/// `/v1/events` to the SSE relay, everything else to the api node.
+#[derive(Clone)]
+struct Front {
+    http: reqwest::Client,
+    api: String,
+    relay: String,
+    streams: Arc<Streams>,
+    cut_after: Option<usize>,
+}
+
+async fn forward(State(front): State<Front>, req: Request) -> Response {
+    let events = req.uri().path().starts_with("/v1/events");
+    let target = format!(
+        "{}{}",
+        if events { &front.relay } else { &front.api },
+        req.uri().path_and_query().map_or("/", |p| p.as_str())
+    );
+    let (mut parts, body) = req.into_parts();
+    parts.headers.remove(header::HOST);
+    let last_event_id = parts
+        .headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let sent = front
+        .http
+        .request(parts.method, target)
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await;
+    let upstream = match sent {
+        Ok(upstream) => upstream,
+        Err(e) => return (StatusCode::BAD_GATEWAY, format!("upstream: {e}")).into_response(),
+    };
+    let status = upstream.status();
+    let mut headers = upstream.headers().clone();
+    headers.remove(header::TRANSFER_ENCODING);
+    headers.remove(header::CONNECTION);
+    let first = events && {
+        let mut first = false;
+        front.streams.send_modify(|s| {
+            s.push(Stream {
+                status: status.as_u16(),
+                last_event_id,
+            });
+            first = s.len() == 1;
+        });
+        first
+    };
+    let body = match front.cut_after {
+        Some(events) if first && status.is_success() => cut_mid_event(upstream, events),
+        _ => Body::from_stream(upstream.bytes_stream()),
+    };
+    (status, headers, body).into_response()
+}
+
+/// The relay's stream up to `events` complete events and the first half of
+/// the next one, then the end: a connection dropped in the middle of an event.
+fn cut_mid_event(upstream: reqwest::Response, events: usize) -> Body {
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, Infallible>>();
+    tokio::spawn(async move {
+        let mut body = upstream.bytes_stream();
+        let mut pending = Vec::new();
+        let mut passed = 0;
+        while let Some(Ok(chunk)) = body.next().await {
+            pending.extend_from_slice(&chunk);
+            while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = pending.drain(..end + 2).collect();
+                let is_event = frame.split(|b| *b == b'\n').any(|l| l.starts_with(b"id:"));
+                if is_event && passed == events {
+                    let _ =
+                        tx.unbounded_send(Ok(Bytes::copy_from_slice(&frame[..frame.len() / 2])));
+                    return;
+                }
+                passed += usize::from(is_event);
+                if tx.unbounded_send(Ok(Bytes::from(frame))).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Body::from_stream(rx)
 }
 
 /// What one CLI run produced.
@@ -208,6 +388,32 @@ impl Cli {
             pipe.write_all(text.as_bytes()).await.expect("write stdin");
         }
         Run::from(child.wait_with_output().await.expect("run pinchwork"))
+    }
+
+    /// `--json tasks create` as `profile`; returns the task id.
+    pub async fn create_task(
+        &self,
+        profile: &str,
+        need: &str,
+        credits: &str,
+        tags: &str,
+    ) -> String {
+        let body = self
+            .run(&[
+                "--profile",
+                profile,
+                "--json",
+                "tasks",
+                "create",
+                need,
+                "--credits",
+                credits,
+                "--tags",
+                tags,
+            ])
+            .await
+            .json();
+        body["task_id"].as_str().expect("task_id").to_string()
     }
 
     /// Registers `name` into `profile` and returns (agent id, api key).
