@@ -60,6 +60,20 @@ impl Client {
 
     /// Sends a request with `Accept: application/json`; `body` is sent as JSON unless Null.
     pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Value) -> Resp {
+        self.try_call(method, path, key, body)
+            .await
+            .expect("request failed to send")
+    }
+
+    /// Like [`Client::call`], but a transport failure (refused, reset, timed
+    /// out) is returned instead of panicking: for clients that retry.
+    pub async fn try_call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Value,
+    ) -> Result<Resp, reqwest::Error> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -70,16 +84,16 @@ impl Client {
         if !body.is_null() {
             req = req.json(&body);
         }
-        let resp = req.send().await.expect("request failed to send");
+        let resp = req.send().await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap_or_default();
+        let text = resp.text().await?;
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
+        Ok(Resp {
             status,
             body,
             headers,
-        }
+        })
     }
 
     pub async fn get(&self, path: &str, key: Option<&str>) -> Resp {

@@ -1,0 +1,96 @@
+//! An SSE client of `GET /v1/events`: one connection read message by message,
+//! and a listener that reconnects with `Last-Event-ID` like the CLI does.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// Event ids one listener collected.
+pub type Collected = Arc<Mutex<HashSet<String>>>;
+
+/// Opens one stream after stream sequence `last` (`Last-Event-ID`) and hands
+/// each message's sequence and event id to `on_event` until it returns
+/// false or the stream ends. Returns the last sequence seen (`last` if none).
+pub async fn read(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    last: u64,
+    mut on_event: impl FnMut(u64, String) -> bool,
+) -> u64 {
+    let mut seen = last;
+    let resp = http
+        .get(format!("{url}/v1/events"))
+        .bearer_auth(key)
+        .header("Last-Event-ID", last.to_string())
+        .send()
+        .await;
+    let resp = match resp {
+        Ok(resp) if resp.status().is_success() => resp,
+        _ => return seen,
+    };
+    let mut body = resp.bytes_stream();
+    let mut buf = String::new();
+    while let Some(Ok(chunk)) = body.next().await {
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let message: String = buf.drain(..end + 2).collect();
+            let Some((seq, event_id)) = parse(&message) else {
+                continue;
+            };
+            seen = seq;
+            if !on_event(seq, event_id) {
+                return seen;
+            }
+        }
+    }
+    seen
+}
+
+/// The `id:` and the `data:` JSON's `event_id` of one SSE message.
+fn parse(message: &str) -> Option<(u64, String)> {
+    let mut seq = None;
+    let mut data = String::new();
+    for line in message.lines() {
+        if let Some(id) = line.strip_prefix("id:") {
+            seq = id.trim().parse().ok();
+        } else if let Some(d) = line.strip_prefix("data:") {
+            data.push_str(d.trim_start());
+        }
+    }
+    let body: Value = serde_json::from_str(&data).ok()?;
+    Some((seq?, body["event_id"].as_str()?.to_string()))
+}
+
+/// Follows an agent's stream from the start until `stop`, reconnecting after
+/// the last message seen whenever the connection breaks (a relay, load
+/// balancer or NATS fault), and collects every event id.
+pub async fn listen(
+    http: reqwest::Client,
+    url: String,
+    key: String,
+    collected: Collected,
+    stop: CancellationToken,
+) {
+    let mut last = 0;
+    loop {
+        let read = read(&http, &url, &key, last, |_, id| {
+            collected
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id);
+            true
+        });
+        tokio::select! {
+            () = stop.cancelled() => return,
+            seen = read => last = seen,
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
