@@ -136,13 +136,21 @@ impl Hub {
     }
 }
 
-/// Feeds the hub from a new-events-only ordered consumer until `shutdown`,
-/// re-creating it if it fails.
+/// Feeds the hub from an ordered consumer on new events until `shutdown`,
+/// re-creating it when it fails or when the NATS client reconnected (the
+/// server may have restarted and lost it: ordered consumers live in memory).
+/// A re-created consumer starts right after the last sequence seen, so open
+/// connections miss nothing across a broker restart.
 pub async fn feed(hub: Arc<Hub>, bus: Bus, shutdown: CancellationToken) {
+    let mut resume_after = None;
     loop {
+        let connects = bus.client.statistics().connects.load(Ordering::Relaxed);
         tokio::select! {
             () = shutdown.cancelled() => return,
-            result = feed_once(&hub, &bus) => {
+            () = reconnected(&bus, connects) => {
+                tracing::info!("NATS reconnected; re-creating the event feed");
+            }
+            result = feed_once(&hub, &bus, &mut resume_after) => {
                 if let Err(err) = result {
                     tracing::warn!(error = %err, "event feed failed; restarting");
                 }
@@ -155,12 +163,28 @@ pub async fn feed(hub: Arc<Hub>, bus: Bus, shutdown: CancellationToken) {
     }
 }
 
-async fn feed_once(hub: &Hub, bus: &Bus) -> anyhow::Result<()> {
-    let stream = bus.js.get_stream(bus.layout.events_stream()).await?;
+/// Returns once the client connected again after `connects` connections.
+async fn reconnected(bus: &Bus, connects: u64) {
+    let stats = bus.client.statistics();
+    while stats.connects.load(Ordering::Relaxed) == connects {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One consumer's life, starting after `resume_after` (first time: after the
+/// stream's current last sequence) and advancing it with every message.
+async fn feed_once(hub: &Hub, bus: &Bus, resume_after: &mut Option<u64>) -> anyhow::Result<()> {
+    let mut stream = bus.js.get_stream(bus.layout.events_stream()).await?;
+    let after = match *resume_after {
+        Some(seq) => seq,
+        None => *resume_after.insert(stream.info().await?.state.last_sequence),
+    };
     let consumer = stream
         .create_consumer(OrderedConfig {
             filter_subject: bus.layout.all_events(),
-            deliver_policy: DeliverPolicy::New,
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: after + 1,
+            },
             ..Default::default()
         })
         .await?;
@@ -169,6 +193,7 @@ async fn feed_once(hub: &Hub, bus: &Bus) -> anyhow::Result<()> {
         let msg = msg?;
         let Ok(info) = msg.info() else { continue };
         let seq = info.stream_sequence;
+        *resume_after = Some(seq);
         dispatch_message(hub, &bus.layout, &msg.subject, seq, &msg.payload);
     }
     Ok(())
