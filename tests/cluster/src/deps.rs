@@ -69,8 +69,8 @@ impl PrivateNats {
         wait_for_port("nats-server", self.port).await;
     }
 
-    /// Stops the server with SIGTERM (its clean shutdown) and starts it again.
-    pub(crate) async fn restart(&mut self) {
+    /// Stops the server with SIGTERM (its clean shutdown).
+    pub(crate) async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
                 let _ = Command::new("kill")
@@ -80,6 +80,11 @@ impl PrivateNats {
             }
             let _ = child.wait().await;
         }
+    }
+
+    /// Starts it again on the same port and store.
+    pub(crate) async fn restart(&mut self) {
+        self.stop().await;
         self.spawn().await;
     }
 }

@@ -140,7 +140,8 @@ impl ClusterBuilder {
 }
 
 /// A running cluster; `ops/cluster down` when dropped. Its logs are kept
-/// (and their tails printed) when the test fails.
+/// (and their tails printed) when the test fails, or when
+/// `PINCHWORK_KEEP_CLUSTER` is set.
 pub struct Cluster {
     dir: PathBuf,
     port: u16,
@@ -211,13 +212,20 @@ impl Cluster {
             .unwrap_or_else(|| panic!("ops/cluster status lists no {name}"))
     }
 
-    /// Restarts the private nats-server (SIGTERM, then the same port and store).
-    pub async fn restart_nats(&mut self) {
+    /// Stops the private nats-server (SIGTERM).
+    pub async fn stop_nats(&mut self) {
+        self.private_nats().stop().await;
+    }
+
+    /// Starts the private nats-server again, on the same port and store.
+    pub async fn start_nats(&mut self) {
+        self.private_nats().restart().await;
+    }
+
+    fn private_nats(&mut self) -> &mut PrivateNats {
         self.nats
             .as_mut()
-            .expect("restart_nats needs ClusterBuilder::private_nats")
-            .restart()
-            .await;
+            .expect("needs ClusterBuilder::private_nats")
     }
 
     /// Stops the private PostgreSQL (fast shutdown: sessions are cut).
@@ -291,8 +299,11 @@ impl Drop for Cluster {
             pg.stop_now();
         }
         drop(self.nats.take());
+        let keep = std::env::var_os("PINCHWORK_KEEP_CLUSTER").is_some();
         if std::thread::panicking() {
             self.print_logs();
+        }
+        if std::thread::panicking() || keep {
             eprintln!("cluster files kept in {}", self.dir.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);

@@ -4,7 +4,12 @@
 //! request, and then no task claimed twice, credits conserved, every event
 //! delivered to webhooks and SSE replay, and no task stuck past a deadline.
 
+use std::time::Duration;
+
 use pinchwork_cluster_tests::{Cluster, Load, Receiver, invariants};
+use pinchwork_testkit::Client;
+use reqwest::Method;
+use serde_json::{Value, json};
 
 /// Client tasks of the load; each loops lifecycles of 5 requests or so.
 const CLIENTS: usize = 6;
@@ -82,9 +87,103 @@ async fn rolling_restart_of_every_process_fails_no_retrying_client() {
         cluster.restart(&process.name).await;
         load.progress(5).await;
     }
+    assert_all_healthy(&cluster).await;
+
+    invariants::stop_and_check(&cluster, &hooks, load).await;
+}
+
+/// Every process of the cluster answers its health check.
+async fn assert_all_healthy(cluster: &Cluster) {
     for process in cluster.status().await {
-        assert!(process.healthy, "{} is healthy again", process.name);
+        assert!(process.healthy, "{} is healthy", process.name);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_restart_mid_load_loses_no_event() {
+    let mut cluster = Cluster::builder().private_nats().start().await;
+    let hooks = Receiver::start().await;
+    let load = steady_load(&cluster, &hooks).await;
+
+    cluster.stop_nats().await;
+    // Commands keep committing (events wait in the outbox) while NATS is away.
+    load.progress(AFTER / 2).await;
+    cluster.start_nats().await;
+    load.progress(AFTER).await;
+    assert_all_healthy(&cluster).await;
+
+    invariants::stop_and_check(&cluster, &hooks, load).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_mid_load_answers_503_meanwhile_then_recovers() {
+    let cluster = Cluster::builder().private_postgres().start().await;
+    let hooks = Receiver::start().await;
+    let api = Client::new(cluster.url());
+    let probe = api.register("probe").await;
+    let task = api.post_task(&probe, "a task to look at", 5).await;
+    let load = steady_load(&cluster, &hooks).await;
+
+    cluster.stop_postgres().await;
+    let bases = [
+        cluster.url(),
+        cluster.api_node_url(1),
+        cluster.api_node_url(2),
+    ];
+    let probes = bases.iter().flat_map(|base| {
+        let key = Some(probe.key.as_str());
+        let task_path = format!("/v1/tasks/{task}");
+        [
+            (
+                Method::POST,
+                "/v1/register".to_string(),
+                None,
+                json!({ "name": "late" }),
+            ),
+            (Method::GET, "/v1/me".to_string(), key, Value::Null),
+            (Method::GET, task_path, key, Value::Null),
+            (
+                Method::GET,
+                "/v1/tasks/available".to_string(),
+                key,
+                Value::Null,
+            ),
+            (
+                Method::POST,
+                "/v1/tasks".to_string(),
+                key,
+                json!({ "need": "x" }),
+            ),
+            (
+                Method::POST,
+                "/v1/tasks/pickup".to_string(),
+                key,
+                Value::Null,
+            ),
+        ]
+        .map(|(method, path, key, body)| {
+            let api = Client::new(base.clone());
+            async move {
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(15),
+                    api.try_call(method.clone(), &path, key, body),
+                )
+                .await
+                .unwrap_or_else(|_| panic!("{method} {base}{path} hangs while PostgreSQL is down"))
+                .unwrap_or_else(|e| panic!("{method} {base}{path}: no answer: {e}"));
+                assert_eq!(answer.status, 503, "{method} {base}{path}: {}", answer.body);
+                assert!(
+                    !answer.error().is_empty(),
+                    "{method} {path}: {}",
+                    answer.body
+                );
+            }
+        })
+    });
+    futures::future::join_all(probes).await;
+    cluster.start_postgres().await;
+    load.progress(AFTER).await;
+    assert_all_healthy(&cluster).await;
 
     invariants::stop_and_check(&cluster, &hooks, load).await;
 }
