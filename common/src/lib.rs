@@ -1,5 +1,6 @@
 //! What every Pinchwork service shares: configuration, database access, the
-//! marketplace rules and telemetry set-up. No HTTP handlers live here.
+//! marketplace rules and telemetry set-up. No HTTP handlers live here, apart
+//! from the ops routes every service serves (`/health`, `/ready`, `/metrics`).
 #![forbid(unsafe_code)]
 
 pub mod bus;
@@ -9,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod ids;
 pub mod market;
+pub mod metrics;
 pub mod outbox_relay;
 pub mod shutdown;
 pub mod telemetry;

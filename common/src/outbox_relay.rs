@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     bus::{Bus, BusError},
     db::outbox,
+    metrics,
 };
 
 /// Rows published per transaction.
@@ -86,6 +87,7 @@ pub async fn drain(pool: &PgPool, bus: &Bus) -> Result<Option<usize>, RelayError
         }
         tx.commit().await?;
         total += published.len();
+        metrics::counter!(metrics::OUTBOX_PUBLISHED).increment(published.len() as u64);
         if published.len() < rows.len() {
             return Err(RelayError::Bus(BusError::Publish(format!(
                 "{} of {} outbox rows not acknowledged",

@@ -34,6 +34,11 @@ pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
         .await
 }
 
+/// Whether the database answers (readiness).
+pub async fn ping(pool: &PgPool) -> bool {
+    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+}
+
 /// Applies pending migrations (sqlx holds an advisory lock, so several nodes
 /// may start at once) and makes sure the platform agent exists.
 pub async fn migrate(pool: &PgPool, config: &Config) -> anyhow::Result<()> {

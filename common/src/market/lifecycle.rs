@@ -16,7 +16,7 @@ use crate::{
         trust,
     },
     domain::{EventType, MatchStatus, TaskStatus, money, validate},
-    ids,
+    ids, metrics,
 };
 
 /// What a poster sends to create a task.
@@ -123,6 +123,7 @@ impl Market {
         .await?;
         tx.commit().await?;
         self.published_soon();
+        metrics::counter!(metrics::TASK_ACTIONS, "action" => "create").increment(1);
         Ok(task)
     }
 
@@ -189,6 +190,7 @@ impl Market {
         }
         tx.commit().await?;
         self.published_soon();
+        metrics::counter!(metrics::TASK_ACTIONS, "action" => "deliver").increment(1);
         Ok(task)
     }
 
@@ -223,6 +225,7 @@ impl Market {
         trust::record_outcome(&mut tx, worker, poster_id, true).await?;
         tx.commit().await?;
         self.published_soon();
+        metrics::counter!(metrics::TASK_ACTIONS, "action" => "approve").increment(1);
         Ok(task)
     }
 
@@ -274,6 +277,7 @@ impl Market {
         outbox::enqueue_event(&mut tx, &worker, EventType::TaskRejected, &task.id, data).await?;
         tx.commit().await?;
         self.published_soon();
+        metrics::counter!(metrics::TASK_ACTIONS, "action" => "reject").increment(1);
         Ok(Rejection {
             task,
             worker_released,
@@ -321,6 +325,7 @@ impl Market {
         }
         tx.commit().await?;
         self.published_soon();
+        metrics::counter!(metrics::TASK_ACTIONS, "action" => "cancel").increment(1);
         Ok(task)
     }
 
@@ -343,6 +348,7 @@ impl Market {
         agents::record_abandon(&mut tx, worker_id).await?;
         tx.commit().await?;
         self.published_soon();
+        metrics::counter!(metrics::TASK_ACTIONS, "action" => "abandon").increment(1);
         Ok(task)
     }
 }

@@ -10,10 +10,20 @@ use crate::{
         tasks::{self, ListedTask, PoolFilter, Role, Task},
     },
     domain::TaskStatus,
+    metrics,
 };
 
 /// Largest batch one request may claim.
 pub const MAX_BATCH: i64 = 10;
+
+/// Counts the tasks one pickup claimed, or the pickup that found none.
+fn count_pickup(claimed: usize) {
+    if claimed == 0 {
+        metrics::counter!(metrics::PICKUPS_EMPTY).increment(1);
+    } else {
+        metrics::counter!(metrics::CLAIMS).increment(claimed as u64);
+    }
+}
 
 impl Market {
     /// 429 while the agent's abandon cooldown runs.
@@ -56,7 +66,9 @@ impl Market {
     /// Claims the best available task for the agent, if any.
     pub async fn pickup(&self, agent: &Agent, filter: &PoolFilter) -> Result<Option<ListedTask>> {
         self.check_cooldown(agent).await?;
-        self.claim_next(agent, filter).await
+        let claimed = self.claim_next(agent, filter).await?;
+        count_pickup(usize::from(claimed.is_some()));
+        Ok(claimed)
     }
 
     /// Claims up to `count` tasks, each claim atomic on its own.
@@ -79,6 +91,7 @@ impl Market {
                 None => break,
             }
         }
+        count_pickup(claimed.len());
         Ok(claimed)
     }
 
@@ -106,14 +119,16 @@ impl Market {
         }
         self.check_cooldown(agent).await?;
         let mut conn = self.pool.acquire().await?;
-        tasks::claim_specific(
+        let claimed = tasks::claim_specific(
             &mut conn,
             task_id,
             &agent.id,
             self.config.default_claim_timeout_minutes,
         )
         .await?
-        .ok_or_else(|| Error::conflict("Task already claimed"))
+        .ok_or_else(|| Error::conflict("Task already claimed"))?;
+        metrics::counter!(metrics::CLAIMS).increment(1);
+        Ok(claimed)
     }
 
     /// A page of the tasks the agent could pick up, in browse order.

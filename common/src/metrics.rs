@@ -1,0 +1,297 @@
+//! Prometheus metrics and the ops routes every service serves: `/health`
+//! (alive), `/ready` (database and NATS reachable) and `/metrics`.
+//!
+//! [`install`] sets the process-wide recorder once: several services may run
+//! in one test process, and they all share it. The metric names live here,
+//! each with its meaning; call sites record through the re-exported macros
+//! (`metrics::counter!(metrics::CLAIMS)`).
+
+use std::{
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use async_nats::jetstream;
+use axum::{
+    Json, Router,
+    extract::{MatchedPath, Request, State},
+    http::{Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    bus::Bus,
+    db::{self, outbox},
+};
+
+pub use ::metrics::{counter, gauge, histogram};
+
+/// HTTP requests served by an api node, by `method`, `route` (the matched
+/// template) and `status`.
+pub const HTTP_REQUESTS: &str = "pinchwork_http_requests_total";
+/// Latency of those requests in seconds, same labels.
+pub const HTTP_DURATION: &str = "pinchwork_http_request_duration_seconds";
+/// Tasks claimed by a pickup (next, batch or a specific task).
+pub const CLAIMS: &str = "pinchwork_claims_total";
+/// Pickups (next or batch) that found nothing to claim.
+pub const PICKUPS_EMPTY: &str = "pinchwork_pickups_empty_total";
+/// Task commands that committed, by `action` (create, deliver, approve, reject, cancel, abandon).
+pub const TASK_ACTIONS: &str = "pinchwork_task_actions_total";
+/// Outbox rows (events and commands) the outbox relay published to JetStream.
+pub const OUTBOX_PUBLISHED: &str = "pinchwork_outbox_published_total";
+/// Outbox rows not yet published (sampled).
+pub const OUTBOX_BACKLOG: &str = "pinchwork_outbox_backlog";
+/// Messages a consumer took from JetStream, by `consumer` (sse-relay, webhooks, matcher).
+pub const EVENTS_CONSUMED: &str = "pinchwork_events_consumed_total";
+/// Messages waiting for a durable consumer (JetStream `num_pending`, sampled), by `consumer`.
+pub const CONSUMER_PENDING: &str = "pinchwork_consumer_pending";
+/// Webhook POST attempts by `outcome`: delivered, retry (failed, will retry), failed (given up).
+pub const WEBHOOK_ATTEMPTS: &str = "pinchwork_webhook_attempts_total";
+/// Open SSE connections on this relay.
+pub const SSE_CONNECTIONS: &str = "pinchwork_sse_connections";
+/// SSE connections cut because the client fell behind its buffer.
+pub const SSE_SLOW_DISCONNECTS: &str = "pinchwork_sse_slow_disconnects_total";
+/// Timed transitions the deadlines service applied, by `rule`.
+pub const DEADLINE_TRANSITIONS: &str = "pinchwork_deadline_transitions_total";
+
+/// Histogram buckets of the HTTP latency, in seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// How often the gauges that need a query (lag, backlog) are sampled.
+const SAMPLE_EVERY: Duration = Duration::from_secs(2);
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+/// Content type of the Prometheus text format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder for this process, once; later calls
+/// return the same handle.
+pub fn install() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), LATENCY_BUCKETS)
+            .expect("the latency buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if let Err(err) = ::metrics::set_global_recorder(recorder) {
+            tracing::warn!(error = %err, "another metrics recorder is installed; /metrics stays empty");
+        }
+        let upkeep = handle.clone();
+        // A thread, not a task: it must outlive any one tokio runtime (tests start several).
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::warn!(error = %err, "cannot start the metrics upkeep thread");
+        }
+        describe();
+        handle
+    })
+}
+
+/// The `# HELP` lines.
+fn describe() {
+    use ::metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(HTTP_REQUESTS, "HTTP requests by method, route and status");
+    describe_histogram!(HTTP_DURATION, "HTTP request latency in seconds");
+    describe_counter!(CLAIMS, "Tasks claimed by a pickup");
+    describe_counter!(PICKUPS_EMPTY, "Pickups that found nothing to claim");
+    describe_counter!(TASK_ACTIONS, "Task commands committed, by action");
+    describe_counter!(OUTBOX_PUBLISHED, "Outbox rows published to JetStream");
+    describe_gauge!(OUTBOX_BACKLOG, "Outbox rows not yet published");
+    describe_counter!(
+        EVENTS_CONSUMED,
+        "Messages taken from JetStream, by consumer"
+    );
+    describe_gauge!(CONSUMER_PENDING, "Messages waiting for a durable consumer");
+    describe_counter!(WEBHOOK_ATTEMPTS, "Webhook attempts by outcome");
+    describe_gauge!(SSE_CONNECTIONS, "Open SSE connections");
+    describe_counter!(SSE_SLOW_DISCONNECTS, "SSE connections cut for being slow");
+    describe_counter!(DEADLINE_TRANSITIONS, "Timed transitions applied, by rule");
+}
+
+/// How `/ready` tells whether NATS is reachable.
+#[derive(Clone)]
+pub enum NatsProbe {
+    /// Flush this connection.
+    Bus(Box<Bus>),
+    /// A flag the service's consumer raises while it is attached.
+    Flag(Arc<AtomicBool>),
+    /// The service does not use NATS.
+    Unused,
+}
+
+impl NatsProbe {
+    async fn reachable(&self) -> Option<bool> {
+        match self {
+            Self::Bus(bus) => Some(bus.ping().await),
+            Self::Flag(up) => Some(up.load(Ordering::Relaxed)),
+            Self::Unused => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Probes {
+    pool: PgPool,
+    nats: NatsProbe,
+}
+
+/// `/health`, `/ready` and `/metrics`, ready to merge into a service's router.
+/// Installs the recorder if nobody did yet.
+pub fn routes<S>(pool: PgPool, nats: NatsProbe) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    install();
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(render))
+        .with_state(Probes { pool, nats })
+}
+
+/// Alive: 200 `{"status": "ok"}`.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// 200 when the database (and NATS, if the service uses it) answer; 503 with
+/// `{"error"}` and the state of each otherwise.
+async fn ready(State(probes): State<Probes>) -> (StatusCode, Json<serde_json::Value>) {
+    let db_ok = db::ping(&probes.pool).await;
+    let nats_ok = probes.nats.reachable().await;
+    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
+    let mut body = json!({ "database": word(db_ok) });
+    if let Some(ok) = nats_ok {
+        body["nats"] = json!(word(ok));
+    }
+    let mut down = Vec::new();
+    if !db_ok {
+        down.push("database");
+    }
+    if nats_ok == Some(false) {
+        down.push("NATS");
+    }
+    if down.is_empty() {
+        body["status"] = json!("ready");
+        return (StatusCode::OK, Json(body));
+    }
+    body["status"] = json!("unavailable");
+    body["error"] = json!(format!("not ready: {} unreachable", down.join(" and ")));
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+}
+
+/// The Prometheus text format.
+async fn render() -> Response {
+    (
+        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
+        install().render(),
+    )
+        .into_response()
+}
+
+/// Middleware: counts each request and records its latency by method, matched
+/// route template (never the raw path, whose ids would make a series per
+/// task) and status. Layer it on the whole router so `MatchedPath` is known;
+/// unmatched requests are labelled `unmatched`.
+pub async fn track_http(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = method_label(request.method());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    counter!(HTTP_REQUESTS, &labels).increment(1);
+    histogram!(HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The method as a label; made-up methods share one value.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Samples `num_pending` of the durable consumer `durable` on `stream` into
+/// [`CONSUMER_PENDING`] every few seconds until `shutdown`.
+pub async fn sample_consumer_lag(
+    js: jetstream::Context,
+    stream: String,
+    durable: &'static str,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let info = match js.get_stream_no_info(&stream).await {
+            Ok(stream) => stream
+                .consumer_info(durable)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        match info {
+            Ok(info) => {
+                gauge!(CONSUMER_PENDING, "consumer" => durable).set(info.num_pending as f64);
+            }
+            // Not created yet, or NATS is away: the next round tries again.
+            Err(err) => tracing::debug!(error = %err, durable, "consumer lag not sampled"),
+        }
+        if stopped_while_waiting(&shutdown).await {
+            return;
+        }
+    }
+}
+
+/// Samples the number of unpublished outbox rows into [`OUTBOX_BACKLOG`]
+/// every few seconds until `shutdown` (an index covers them).
+pub async fn sample_outbox_backlog(pool: PgPool, shutdown: CancellationToken) {
+    loop {
+        match outbox::unpublished_count(&pool).await {
+            Ok(rows) => gauge!(OUTBOX_BACKLOG).set(rows as f64),
+            Err(err) => tracing::debug!(error = %err, "outbox backlog not sampled"),
+        }
+        if stopped_while_waiting(&shutdown).await {
+            return;
+        }
+    }
+}
+
+/// Waits one sampling period; true when `shutdown` came first.
+async fn stopped_while_waiting(shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => true,
+        () = tokio::time::sleep(SAMPLE_EVERY) => false,
+    }
+}
