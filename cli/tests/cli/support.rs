@@ -28,8 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 pub const ADMIN_KEY: &str = "test-admin-key";
 
-/// How long a test waits for the cluster before failing.
-const PATIENCE: Duration = Duration::from_secs(30);
+/// How long a test waits for the cluster or a started run before failing
+/// (longer than any `--wait` a test passes).
+const PATIENCE: Duration = Duration::from_secs(90);
 
 pub struct TestApp {
     /// Talks to the api node directly.
@@ -354,9 +355,14 @@ impl Cli {
         self.command(args, false).spawn().expect("spawn pinchwork")
     }
 
-    /// Waits for a started run.
+    /// Waits for a started run; a run still going after [`PATIENCE`] fails
+    /// the test (and is killed) instead of hanging it.
     pub async fn finish(child: tokio::process::Child) -> Run {
-        Run::from(child.wait_with_output().await.expect("run pinchwork"))
+        let out = tokio::time::timeout(PATIENCE, child.wait_with_output())
+            .await
+            .unwrap_or_else(|_| panic!("pinchwork still running after {PATIENCE:?}"))
+            .expect("run pinchwork");
+        Run::from(out)
     }
 
     fn command(&self, args: &[&str], stdin: bool) -> tokio::process::Command {
