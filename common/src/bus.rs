@@ -210,7 +210,8 @@ impl Bus {
     }
 
     /// Publishes one message: `Nats-Msg-Id` = `msg_id` (JetStream drops a repeat
-    /// within the duplicate window) and the W3C `traceparent` when known.
+    /// within the duplicate window) and the W3C `traceparent` when known (the
+    /// one given, else the current span's).
     /// Returns the acknowledgement future so callers can pipeline.
     pub async fn publish(
         &self,
@@ -221,8 +222,9 @@ impl Bus {
     ) -> Result<PublishAckFuture, BusError> {
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", msg_id);
-        if let Some(tp) = traceparent {
-            headers.insert("traceparent", tp);
+        match traceparent {
+            Some(tp) => headers.insert(crate::telemetry::TRACEPARENT, tp),
+            None => crate::telemetry::inject_current(&mut headers),
         }
         self.js
             .publish_with_headers(self.layout.absolute(relative_subject), headers, payload)

@@ -6,7 +6,7 @@ use pinchwork_common::{Config, db, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::load();
-    telemetry::init(&config);
+    let _telemetry = telemetry::init(&config, "pinchwork-migrate");
     let pool = db::connect(&config).await?;
     db::migrate(&pool, &config).await?;
     tracing::info!("migrations applied");

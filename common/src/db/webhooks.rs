@@ -16,6 +16,8 @@ pub struct Due {
     pub attempts: i32,
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
+    /// W3C trace context of the event the delivery was queued from.
+    pub traceparent: Option<String>,
 }
 
 /// What an attempt decided for its delivery.
@@ -64,16 +66,18 @@ pub async fn enqueue(
     event_type: &str,
     task_id: Option<&str>,
     body: &str,
+    traceparent: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO webhook_deliveries (agent_id, event_id, event_type, task_id, body)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent_id, event_id) DO NOTHING",
+        "INSERT INTO webhook_deliveries (agent_id, event_id, event_type, task_id, body, traceparent)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, event_id) DO NOTHING",
     )
     .bind(agent_id)
     .bind(event_id)
     .bind(event_type)
     .bind(task_id)
     .bind(body)
+    .bind(traceparent)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -94,7 +98,7 @@ pub async fn claim_due(pool: &PgPool, limit: i64, lease_ms: i64) -> Result<Vec<D
              ORDER BY next_attempt_at, id
              FOR UPDATE SKIP LOCKED LIMIT $1)
          RETURNING d.id, d.agent_id, d.event_id, d.body, d.attempts,
-                   a.webhook_url, a.webhook_secret",
+                   a.webhook_url, a.webhook_secret, d.traceparent",
     )
     .bind(limit)
     .bind(lease_ms)

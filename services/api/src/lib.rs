@@ -9,6 +9,7 @@ pub mod negotiate;
 pub mod openapi;
 mod rate_limit;
 mod routes;
+mod trace;
 pub mod views;
 mod wait;
 

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Arc::new(Config::load());
-    telemetry::init(&config);
+    let _telemetry = telemetry::init(&config, "pinchwork-api");
     tracing::info!(?config, "starting pinchwork-api");
     let shutdown = CancellationToken::new();
     tokio::spawn(pinchwork_common::shutdown::on_signal(shutdown.clone()));

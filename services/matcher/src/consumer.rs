@@ -14,9 +14,10 @@ use std::{
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use futures::StreamExt;
-use pinchwork_common::market::Market;
+use pinchwork_common::{market::Market, telemetry};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Name of the durable consumer every matcher instance shares.
 const DURABLE: &str = "matcher";
@@ -154,20 +155,28 @@ async fn consume_once(
                 continue;
             }
         };
-        let Some(command) = Command::decode(msg.subject.as_str(), &msg.payload) else {
-            tracing::warn!(subject = %msg.subject, "dropping an unreadable matcher command");
-            ack(&msg, AckKind::Term).await;
-            continue;
-        };
-        match command.apply(market).await {
-            Ok(()) => ack(&msg, AckKind::Ack).await,
-            Err(err) => {
-                tracing::warn!(error = %err, ?command, "command failed; it will be redelivered");
-                ack(&msg, AckKind::Nak(Some(RETRY_DELAY))).await;
-            }
-        }
+        let span =
+            tracing::info_span!("matcher command", otel.kind = "consumer", subject = %msg.subject);
+        telemetry::continue_from_headers(&span, msg.headers.as_ref());
+        handle(market, &msg).instrument(span).await;
     }
     Ok(())
+}
+
+/// Applies one command and acks it (or naks it for a retry).
+async fn handle(market: &Market, msg: &jetstream::Message) {
+    let Some(command) = Command::decode(msg.subject.as_str(), &msg.payload) else {
+        tracing::warn!(subject = %msg.subject, "dropping an unreadable matcher command");
+        ack(msg, AckKind::Term).await;
+        return;
+    };
+    match command.apply(market).await {
+        Ok(()) => ack(msg, AckKind::Ack).await,
+        Err(err) => {
+            tracing::warn!(error = %err, ?command, "command failed; it will be redelivered");
+            ack(msg, AckKind::Nak(Some(RETRY_DELAY))).await;
+        }
+    }
 }
 
 async fn ack(msg: &jetstream::Message, kind: AckKind) {

@@ -10,9 +10,15 @@ use std::{
     time::Duration,
 };
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use async_nats::jetstream::{
+    Message,
+    consumer::{DeliverPolicy, pull::OrderedConfig},
+};
 use futures::StreamExt;
-use pinchwork_common::bus::{Bus, Layout};
+use pinchwork_common::{
+    bus::{Bus, Layout},
+    telemetry,
+};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -98,6 +104,11 @@ impl Hub {
                 conns.remove(agent);
             }
         }
+    }
+
+    /// Whether `agent` has a connection on this instance.
+    pub fn is_connected(&self, agent: &str) -> bool {
+        self.lock().contains_key(agent)
     }
 
     /// Number of open connections (metrics, tests).
@@ -194,16 +205,30 @@ async fn feed_once(hub: &Hub, bus: &Bus, resume_after: &mut Option<u64>) -> anyh
         let Ok(info) = msg.info() else { continue };
         let seq = info.stream_sequence;
         *resume_after = Some(seq);
-        dispatch_message(hub, &bus.layout, &msg.subject, seq, &msg.payload);
+        dispatch_message(hub, &bus.layout, &msg, seq);
     }
     Ok(())
 }
 
-fn dispatch_message(hub: &Hub, layout: &Layout, subject: &str, seq: u64, payload: &[u8]) {
-    let Some((agent, _)) = layout.parse_event_subject(subject) else {
+/// Hands one event to its recipient's connections on this instance, in a span
+/// continuing the event's trace (events nobody here listens to get none).
+fn dispatch_message(hub: &Hub, layout: &Layout, msg: &Message, seq: u64) {
+    let Some((agent, event_type)) = layout.parse_event_subject(&msg.subject) else {
         return;
     };
-    if let Some(event) = SseEvent::from_payload(seq, payload) {
+    if !hub.is_connected(agent) {
+        return;
+    }
+    let span = tracing::info_span!(
+        "sse relay",
+        otel.kind = "consumer",
+        agent,
+        event = event_type,
+        seq
+    );
+    telemetry::continue_from_headers(&span, msg.headers.as_ref());
+    let _entered = span.enter();
+    if let Some(event) = SseEvent::from_payload(seq, &msg.payload) {
         hub.dispatch(agent, Arc::new(event));
     }
 }

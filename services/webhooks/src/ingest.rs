@@ -9,11 +9,13 @@ use futures::StreamExt;
 use pinchwork_common::{
     bus::Bus,
     db::{agents, webhooks},
+    telemetry,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::CONSUMER;
 
@@ -48,7 +50,10 @@ async fn consume(pool: &PgPool, bus: &Bus, wake: &Notify) -> anyhow::Result<()> 
         .await?;
     while let Some(msg) = messages.next().await {
         let msg = msg.map_err(|e| anyhow::anyhow!("{e}"))?;
-        match store(pool, bus, &msg).await {
+        let span =
+            tracing::info_span!("webhook ingest", otel.kind = "consumer", subject = %msg.subject);
+        telemetry::continue_from_headers(&span, msg.headers.as_ref());
+        match store(pool, bus, &msg).instrument(span).await {
             Ok(queued) => {
                 msg.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 if queued {
@@ -99,7 +104,19 @@ async fn store(pool: &PgPool, bus: &Bus, msg: &Message) -> anyhow::Result<bool> 
         event_type,
         event["task_id"].as_str(),
         &body,
+        traceparent(msg).as_deref(),
     )
     .await?;
     Ok(written)
+}
+
+/// The trace context the delivery continues: this ingest span's, or the
+/// message's own when this process exports no spans.
+fn traceparent(msg: &Message) -> Option<String> {
+    telemetry::current_traceparent().or_else(|| {
+        msg.headers
+            .as_ref()?
+            .get(telemetry::TRACEPARENT)
+            .map(|v| v.as_str().to_string())
+    })
 }

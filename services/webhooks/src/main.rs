@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> anyhow::Result<()> {
     pinchwork_common::tls::install_crypto_provider();
     let config = Arc::new(Config::load());
-    telemetry::init(&config);
+    let _telemetry = telemetry::init(&config, "pinchwork-webhooks");
     tracing::info!(?config, "starting pinchwork-webhooks");
     let shutdown = CancellationToken::new();
     tokio::spawn(pinchwork_common::shutdown::on_signal(shutdown.clone()));

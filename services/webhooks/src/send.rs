@@ -10,12 +10,14 @@ use hmac::{Hmac, KeyInit, Mac};
 use pinchwork_common::{
     Config,
     db::webhooks::{self, Attempt, Due, Outcome},
-    webhook_url,
+    telemetry, webhook_url,
 };
+use reqwest::header::HeaderValue;
 use sha2::Sha256;
 use sqlx::PgPool;
 use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// How often due rows are polled when nothing wakes the sender.
 const POLL: Duration = Duration::from_millis(200);
@@ -75,7 +77,9 @@ pub async fn run(
         let mut attempts = JoinSet::new();
         for due in batch {
             let (pool, config, client) = (pool.clone(), config.clone(), client.clone());
-            attempts.spawn(async move { attempt(&pool, &config, &client, due).await });
+            let span = attempt_span(&due);
+            attempts
+                .spawn(async move { attempt(&pool, &config, &client, due).await }.instrument(span));
         }
         // In-flight attempts finish even during shutdown, so their outcome is recorded.
         while attempts.join_next().await.is_some() {}
@@ -99,8 +103,20 @@ fn build_client(
     builder.build()
 }
 
+/// The span of one attempt: a child of the event's trace, stored with the row.
+fn attempt_span(due: &Due) -> tracing::Span {
+    let span = tracing::info_span!(
+        "webhook attempt",
+        otel.kind = "client",
+        delivery_id = due.id,
+        event_id = due.event_id,
+        attempt = due.attempts,
+    );
+    telemetry::continue_trace(&span, due.traceparent.as_deref());
+    span
+}
+
 /// One attempt of one delivery: send, record, decide what happens next.
-#[tracing::instrument(skip_all, fields(delivery_id = due.id, event_id = due.event_id, attempt = due.attempts))]
 async fn attempt(pool: &PgPool, config: &Config, client: &reqwest::Client, due: Due) {
     let started = Instant::now();
     let max_attempts = i32::try_from(config.webhook_max_retries)
@@ -172,6 +188,11 @@ async fn post(
         .body(due.body.clone());
     if let Some(secret) = due.webhook_secret.as_deref().filter(|s| !s.is_empty()) {
         request = request.header("x-pinchwork-signature", sign(secret, due.body.as_bytes()));
+    }
+    // The attempt span's context, or the stored one when this process exports no spans.
+    let traceparent = telemetry::current_traceparent().or_else(|| due.traceparent.clone());
+    if let Some(value) = traceparent.and_then(|tp| HeaderValue::from_str(&tp).ok()) {
+        request = request.header(telemetry::TRACEPARENT, value);
     }
     let response = request.send().await?;
     Ok(response.status().as_u16())

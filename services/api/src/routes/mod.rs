@@ -125,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(negotiate::MAX_BODY_BYTES))
         .layer(middleware::from_fn(negotiate::layer))
+        .layer(middleware::from_fn(crate::trace::layer))
         .with_state(state)
 }
 

@@ -112,6 +112,8 @@ pub struct Received {
     pub body: Value,
     pub signature: Option<String>,
     pub event_id: Option<String>,
+    /// The W3C `traceparent` header, when sent.
+    pub traceparent: Option<String>,
     pub status: u16,
     pub at: Instant,
 }
@@ -175,6 +177,7 @@ async fn record(
         raw: raw.to_vec(),
         signature: header("x-pinchwork-signature"),
         event_id: header("x-pinchwork-event-id"),
+        traceparent: header("traceparent"),
         status,
         at: Instant::now(),
     });

@@ -1,0 +1,290 @@
+//! One request chain is one trace across processes: a deliver request's trace
+//! id reaches the api's spans, the webhook delivery (its spans and the
+//! `traceparent` of its POST) and the SSE relay's spans, exported over OTLP
+//! by the real binaries to a receiver of our own.
+
+mod support;
+
+use std::{
+    collections::BTreeSet,
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{Json, Router, body::Bytes, extract::State, routing::post};
+use futures::{StreamExt, stream::BoxStream};
+use pinchwork_testkit::{Agent, Client, fresh_database, nats_prefix};
+use serde_json::{Value, json};
+use support::{Receiver, eventually};
+use tokio::process::{Child, Command};
+
+/// How long any one step may take before the test gives up.
+const STEP: Duration = Duration::from_secs(60);
+
+/// One exported span: the `service.name` of its resource and its trace id.
+#[derive(Debug, Clone)]
+struct ExportedSpan {
+    service: String,
+    trace_id: String,
+    name: String,
+}
+
+/// An OTLP/HTTP (JSON) trace receiver on 127.0.0.1.
+struct Collector {
+    url: String,
+    spans: Arc<Mutex<Vec<ExportedSpan>>>,
+}
+
+impl Collector {
+    async fn start() -> Self {
+        let spans: Arc<Mutex<Vec<ExportedSpan>>> = Arc::default();
+        let app = Router::new()
+            .route("/v1/traces", post(export))
+            .with_state(spans.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url: format!("http://{addr}"),
+            spans,
+        }
+    }
+
+    /// The services that exported a span of `trace_id`.
+    fn services_in(&self, trace_id: &str) -> BTreeSet<String> {
+        self.spans
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .map(|s| s.service.clone())
+            .collect()
+    }
+
+    fn describe(&self, trace_id: &str) -> Vec<String> {
+        self.spans
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .map(|s| format!("{}: {}", s.service, s.name))
+            .collect()
+    }
+}
+
+/// `POST /v1/traces`: an `ExportTraceServiceRequest` in its JSON encoding.
+async fn export(State(spans): State<Arc<Mutex<Vec<ExportedSpan>>>>, body: Bytes) -> Json<Value> {
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut got = Vec::new();
+    for resource in request["resourceSpans"].as_array().into_iter().flatten() {
+        let service = resource["resource"]["attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["key"] == "service.name")
+            .and_then(|a| a["value"]["stringValue"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+            for span in scope["spans"].as_array().into_iter().flatten() {
+                got.push(ExportedSpan {
+                    service: service.clone(),
+                    trace_id: span["traceId"].as_str().unwrap_or_default().to_lowercase(),
+                    name: span["name"].as_str().unwrap_or_default().to_string(),
+                });
+            }
+        }
+    }
+    spans.lock().expect("lock").extend(got);
+    Json(json!({}))
+}
+
+/// A workspace binary next to this package's own (`ops/test` builds them all first).
+fn binary(name: &str) -> PathBuf {
+    let own = PathBuf::from(env!("CARGO_BIN_EXE_pinchwork-webhooks"));
+    let path = own.with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts a real service binary exporting spans to `collector`; returns it
+/// and its base URL once `/health` answers.
+async fn spawn(name: &str, db: &str, prefix: &str, collector: &Collector) -> (Child, String) {
+    let port = free_port();
+    let child = Command::new(binary(name))
+        .env("DATABASE_URL", db)
+        .env("PINCHWORK_NATS_PREFIX", prefix)
+        .env("PINCHWORK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PINCHWORK_RATE_LIMIT_ENABLED", "false")
+        .env("PINCHWORK_WELCOME_TASK_ENABLED", "false")
+        .env("PINCHWORK_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("PINCHWORK_OUTBOX_SWEEP_MS", "200")
+        .env("PINCHWORK_DB_MAX_CONNECTIONS", "5")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let health = http.get(format!("{base}/health")).send().await;
+        if health.is_ok_and(|r| r.status().is_success()) {
+            return (child, base);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} never became healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An open `GET /v1/events` stream, read as raw text.
+struct Sse {
+    body: BoxStream<'static, reqwest::Result<Bytes>>,
+    buf: String,
+}
+
+impl Sse {
+    async fn open(relay: &str, agent: &Agent) -> Self {
+        let resp = reqwest::Client::new()
+            .get(format!("{relay}/v1/events"))
+            .bearer_auth(&agent.key)
+            .send()
+            .await
+            .expect("connect SSE");
+        assert_eq!(resp.status(), 200);
+        Self {
+            body: resp.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// Whether an `event` message arrives within `limit` (consumes the text up to it).
+    async fn saw(&mut self, event: &str, limit: Duration) -> bool {
+        let needle = format!("event: {event}\n");
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(at) = self.buf.find(&needle) {
+                self.buf.drain(..at + needle.len());
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Some(Err(err))) => panic!("SSE stream failed: {err}"),
+                Ok(None) => panic!("SSE stream ended"),
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
+    pinchwork_common::tls::install_crypto_provider();
+    let db = fresh_database().await;
+    let prefix = nats_prefix();
+    let collector = Collector::start().await;
+    let hooks = Receiver::start(200).await;
+    let (_api, api_url) = spawn("pinchwork-api", &db, &prefix, &collector).await;
+    let (_relay, relay_url) = spawn("pinchwork-sse-relay", &db, &prefix, &collector).await;
+    let (_webhooks, _) = spawn("pinchwork-webhooks", &db, &prefix, &collector).await;
+    let api = Client::new(api_url);
+
+    let poster = api
+        .register_with(json!({ "name": "poster", "webhook_url": hooks.url("poster") }))
+        .await;
+    let worker = api.register("worker").await;
+    let mut events = Sse::open(&relay_url, &poster).await;
+    let task = api.post_task(&poster, "summarise a trace", 10).await;
+    api.pickup(&worker, &task).await.expect(200);
+
+    // The relay only forwards events published after its feed started: wait
+    // until one of the worker's messages comes through live.
+    let mut live = false;
+    for n in 0..30 {
+        api.post(
+            &format!("/v1/tasks/{task}/messages"),
+            Some(&worker.key),
+            json!({ "message": format!("warming up {n}") }),
+        )
+        .await
+        .expect(201);
+        if events.saw("task_message", Duration::from_secs(2)).await {
+            live = true;
+            break;
+        }
+    }
+    assert!(live, "the relay never forwarded a live event");
+
+    // The deliver request starts the trace (the caller's own traceparent).
+    let trace_id = format!("{:032x}", rand::random::<u128>() | 1);
+    let caller_span = format!("{:016x}", rand::random::<u64>() | 1);
+    let delivered = api
+        .http
+        .post(format!("{}/v1/tasks/{task}/deliver", api.base))
+        .bearer_auth(&worker.key)
+        .header("accept", "application/json")
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .json(&json!({ "result": "one trace, three services" }))
+        .send()
+        .await
+        .expect("deliver");
+    assert_eq!(delivered.status(), 200);
+
+    assert!(
+        events.saw("task_delivered", STEP).await,
+        "the poster's SSE stream got no task_delivered"
+    );
+    let is_delivery = |r: &support::Received| r.body["event"] == "task_delivered";
+    eventually("the task_delivered webhook", STEP, || {
+        hooks.received().iter().any(is_delivery)
+    })
+    .await;
+    let posted = hooks
+        .received()
+        .into_iter()
+        .find(is_delivery)
+        .expect("webhook POST");
+    let traceparent = posted
+        .traceparent
+        .expect("the webhook POST has a traceparent");
+    assert_eq!(
+        traceparent.split('-').nth(1),
+        Some(trace_id.as_str()),
+        "the webhook POST continues the deliver request's trace"
+    );
+
+    let expected: BTreeSet<String> = ["pinchwork-api", "pinchwork-sse-relay", "pinchwork-webhooks"]
+        .map(String::from)
+        .into();
+    let deadline = tokio::time::Instant::now() + STEP;
+    while !collector.services_in(&trace_id).is_superset(&expected) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "spans of trace {trace_id} came from {:?}: {:#?}",
+            collector.services_in(&trace_id),
+            collector.describe(&trace_id)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
