@@ -1,5 +1,6 @@
 # Shared shell helpers of the ops scripts: install and start PostgreSQL and
-# NATS from Debian packages when they are missing or down.
+# NATS from Debian packages when they are missing or down, and install nginx
+# (the cluster's load balancer).
 # shellcheck shell=bash
 
 PG_HOST=127.0.0.1
@@ -81,4 +82,12 @@ ensure_nats() {
     -a 127.0.0.1 -p "$NATS_PORT" -js -sd /var/lib/nats-server -l /var/log/nats-server.log
   for _ in $(seq 1 30); do port_open "$NATS_PORT" && return 0; sleep 1; done
   log "NATS did not come up on port $NATS_PORT"; return 1
+}
+
+nginx_binary() { command -v nginx || echo /usr/sbin/nginx; }
+
+ensure_nginx() {
+  [ -x "$(nginx_binary)" ] && return 0
+  log "installing nginx (the load balancer)"
+  apt_install nginx-light 2>/dev/null || apt_install nginx
 }

@@ -254,7 +254,11 @@ impl Cluster {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             // Drop prints the logs' tails.
-            panic!("ops/cluster {args:?} failed ({}):\n{stderr}", out.status);
+            panic!(
+                "ops/cluster {args:?} failed ({}):\n{stderr}\n(binaries older than the \
+                 code? `cargo build --workspace --bins`)",
+                out.status
+            );
         }
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
