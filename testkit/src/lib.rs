@@ -6,6 +6,7 @@ pub mod client;
 pub mod db;
 pub mod events;
 pub mod metrics;
+pub mod sse;
 
 pub use client::{Agent, Client, Resp};
 pub use db::{assert_conservation, fresh_database};

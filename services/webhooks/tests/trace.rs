@@ -14,8 +14,7 @@ use std::{
 };
 
 use axum::{Json, Router, body::Bytes, extract::State, routing::post};
-use futures::{StreamExt, stream::BoxStream};
-use pinchwork_testkit::{Agent, Client, fresh_database, nats_prefix};
+use pinchwork_testkit::{Client, fresh_database, nats_prefix, sse::EventStream};
 use serde_json::{Value, json};
 use support::{Receiver, eventually};
 use tokio::process::{Child, Command};
@@ -158,46 +157,6 @@ async fn spawn(name: &str, db: &str, prefix: &str, collector: &Collector) -> (Ch
     }
 }
 
-/// An open `GET /v1/events` stream, read as raw text.
-struct Sse {
-    body: BoxStream<'static, reqwest::Result<Bytes>>,
-    buf: String,
-}
-
-impl Sse {
-    async fn open(relay: &str, agent: &Agent) -> Self {
-        let resp = reqwest::Client::new()
-            .get(format!("{relay}/v1/events"))
-            .bearer_auth(&agent.key)
-            .send()
-            .await
-            .expect("connect SSE");
-        assert_eq!(resp.status(), 200);
-        Self {
-            body: resp.bytes_stream().boxed(),
-            buf: String::new(),
-        }
-    }
-
-    /// Whether an `event` message arrives within `limit` (consumes the text up to it).
-    async fn saw(&mut self, event: &str, limit: Duration) -> bool {
-        let needle = format!("event: {event}\n");
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            if let Some(at) = self.buf.find(&needle) {
-                self.buf.drain(..at + needle.len());
-                return true;
-            }
-            match tokio::time::timeout_at(deadline, self.body.next()).await {
-                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
-                Ok(Some(Err(err))) => panic!("SSE stream failed: {err}"),
-                Ok(None) => panic!("SSE stream ended"),
-                Err(_) => return false,
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
     pinchwork_common::tls::install_crypto_provider();
@@ -214,7 +173,7 @@ async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
         .register_with(json!({ "name": "poster", "webhook_url": hooks.url("poster") }))
         .await;
     let worker = api.register("worker").await;
-    let mut events = Sse::open(&relay_url, &poster).await;
+    let mut events = EventStream::open(&relay_url, &poster).await;
     let task = api.post_task(&poster, "summarise a trace", 10).await;
     api.pickup(&worker, &task).await.expect(200);
 
@@ -229,7 +188,10 @@ async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
         )
         .await
         .expect(201);
-        if events.saw("task_message", Duration::from_secs(2)).await {
+        let message = events
+            .wait_for("task_message", Duration::from_secs(2))
+            .await;
+        if message.is_some() {
             live = true;
             break;
         }
@@ -251,8 +213,9 @@ async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
         .expect("deliver");
     assert_eq!(delivered.status(), 200);
 
+    let relayed = events.wait_for("task_delivered", STEP).await;
     assert!(
-        events.saw("task_delivered", STEP).await,
+        relayed.is_some_and(|m| m.data["task_id"] == task.as_str()),
         "the poster's SSE stream got no task_delivered"
     );
     let is_delivery = |r: &support::Received| r.body["event"] == "task_delivered";
