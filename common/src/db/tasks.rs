@@ -171,15 +171,22 @@ impl PoolFilter {
     }
 }
 
-/// Eligibility of a regular task for worker $1, with tag filter $3 and search
-/// pattern $4: open to the caller (broadcast/pending, or matched to them), not
-/// their own, and not a task they did system work on (the conflict rule).
-const REGULAR_ELIGIBLE: &str = "
-    NOT c.is_system
-    AND (c.match_status IN ('broadcast', 'pending') OR (c.match_status = 'matched' AND m.agent_id IS NOT NULL))
-    AND (cardinality($3::text[]) = 0 OR ARRAY(SELECT lower(x) FROM unnest(c.tags) x) @> $3::text[])
+/// The tasks the worker asked for and may take: tag filter $3, search pattern
+/// $4, and not a task they did system work on (the conflict rule).
+const POOL_FILTERS: &str = "
+    (cardinality($3::text[]) = 0 OR ARRAY(SELECT lower(x) FROM unnest(c.tags) x) @> $3::text[])
     AND ($4::text IS NULL OR c.need ILIKE $4 OR c.context ILIKE $4)
     AND NOT EXISTS (SELECT 1 FROM tasks s WHERE s.parent_task_id = c.id AND s.worker_id = $1)";
+
+/// A regular task open to worker $1 (broadcast or pending, or matched to
+/// them: `m` is their match row), not their own, passing [`POOL_FILTERS`].
+fn regular_eligible() -> String {
+    format!(
+        "NOT c.is_system
+         AND (c.match_status IN ('broadcast', 'pending') OR (c.match_status = 'matched' AND m.agent_id IS NOT NULL))
+         AND {POOL_FILTERS}"
+    )
+}
 
 /// Eligibility of a system task for infra agent $1: never work about the
 /// agent itself — matching or verifying a task it posted, verifying its own
@@ -195,37 +202,103 @@ const TAG_OVERLAP: &str =
     "(SELECT count(*) FROM (SELECT lower(x) FROM unnest(c.tags || c.extracted_tags) x
                           INTERSECT SELECT unnest($2::text[])) o)";
 
-/// Claims the best task for a worker in one statement: phase 0 system tasks for
-/// infra agents ($5), then tasks matched to the worker by rank, then the open
-/// pool by tag overlap, poster reputation, the poster's trust in the worker
-/// and age. Rows other transactions hold are skipped, never waited for.
-pub async fn claim_next(
-    conn: &mut PgConnection,
-    worker_id: &str,
-    capability_tags: &[String],
-    filter: &PoolFilter,
-    infra: bool,
-    default_claim_timeout_minutes: i64,
-) -> Result<Option<ListedTask>, sqlx::Error> {
-    let sql = format!(
-        "WITH pick AS (
+/// The full claim order: system tasks for infra agents ($5), then tasks
+/// matched to the worker by rank, then the open pool by tag overlap, poster
+/// reputation, the poster's trust in the worker and age. It ranks every
+/// eligible posted task, so its cost grows with the pool.
+fn pick_full(with_overlap: bool) -> String {
+    // Without capability tags every overlap is 0: leaving it out changes no order.
+    let overlap = if with_overlap {
+        format!("{TAG_OVERLAP} DESC,")
+    } else {
+        String::new()
+    };
+    let regular = regular_eligible();
+    format!(
+        "pick AS (
             SELECT c.id, m.rank
             FROM tasks c
             JOIN agents p ON p.id = c.poster_id
             LEFT JOIN task_matches m ON m.task_id = c.id AND m.agent_id = $1
             LEFT JOIN agent_trust tr ON tr.truster_id = c.poster_id AND tr.trusted_id = $1
             WHERE c.status = 'posted' AND c.poster_id <> $1
-              AND ((c.is_system AND $5 AND {SYSTEM_ELIGIBLE}) OR ({REGULAR_ELIGIBLE}))
+              AND ((c.is_system AND $5 AND {SYSTEM_ELIGIBLE}) OR ({regular}))
             ORDER BY c.is_system DESC,
                      (c.match_status = 'matched' AND m.agent_id IS NOT NULL) DESC,
                      m.rank ASC NULLS LAST,
-                     {TAG_OVERLAP} DESC,
+                     {overlap}
                      p.reputation DESC,
                      COALESCE(tr.score, 0.5) DESC,
                      c.created_at ASC
             LIMIT 1
             FOR UPDATE OF c SKIP LOCKED
-         ), claimed AS (
+         )"
+    )
+}
+
+/// The same choice, bounded by indexes, for the common worker: not infra, no
+/// capability tags (every overlap 0) and no posted task matched to them, so
+/// the order reduces to (poster reputation, trust) then age. Those depend on
+/// the poster only: a loose scan of `tasks_open_pool_poster_idx` lists the
+/// posters with open tasks, the best (reputation, trust) class is taken, and
+/// its oldest task is read in `tasks_pool_idx` order. Finds nothing when that
+/// class has no task this worker may take right now; the full order decides then.
+fn pick_fast() -> String {
+    format!(
+        "RECURSIVE posters(id) AS (
+            SELECT min(poster_id) FROM tasks
+            WHERE status = 'posted' AND NOT is_system AND match_status IN ('broadcast', 'pending')
+          UNION ALL
+            SELECT (SELECT min(poster_id) FROM tasks
+                    WHERE status = 'posted' AND NOT is_system AND match_status IN ('broadcast', 'pending')
+                      AND poster_id > posters.id)
+            FROM posters WHERE posters.id IS NOT NULL
+         ), best AS (
+            SELECT p.reputation, COALESCE(tr.score, 0.5) AS trust
+            FROM posters
+            JOIN agents p ON p.id = posters.id
+            LEFT JOIN agent_trust tr ON tr.truster_id = p.id AND tr.trusted_id = $1
+            WHERE p.id <> $1
+            ORDER BY 1 DESC, 2 DESC
+            LIMIT 1
+         ), pick AS (
+            SELECT c.id, NULL::int AS rank
+            FROM tasks c
+            JOIN agents p ON p.id = c.poster_id
+            LEFT JOIN agent_trust tr ON tr.truster_id = c.poster_id AND tr.trusted_id = $1
+            CROSS JOIN best
+            WHERE c.status = 'posted' AND NOT c.is_system
+              AND c.match_status IN ('broadcast', 'pending') AND c.poster_id <> $1
+              AND p.reputation = best.reputation AND COALESCE(tr.score, 0.5) = best.trust
+              AND {POOL_FILTERS}
+              AND NOT EXISTS (SELECT 1 FROM task_matches mm JOIN tasks mt ON mt.id = mm.task_id
+                              WHERE mm.agent_id = $1 AND mt.status = 'posted')
+            ORDER BY c.created_at ASC
+            LIMIT 1
+            FOR UPDATE OF c SKIP LOCKED
+         )"
+    )
+}
+
+/// The parameters of the claim statements: worker $1, capability tags $2,
+/// filter tags $3, search pattern $4, infra $5, default claim timeout $6.
+struct Claimant<'a> {
+    worker_id: &'a str,
+    capability_tags: &'a [String],
+    filter: &'a PoolFilter,
+    infra: bool,
+    default_claim_timeout_minutes: i64,
+}
+
+/// Runs one claim statement: the `pick` CTE (and its helpers) chooses, the
+/// update claims it unless someone else changed it in between.
+async fn claim_picked(
+    conn: &mut PgConnection,
+    pick: &str,
+    who: &Claimant<'_>,
+) -> Result<Option<ListedTask>, sqlx::Error> {
+    let sql = format!(
+        "WITH {pick}, claimed AS (
             UPDATE tasks t SET status = 'claimed', worker_id = $1, claimed_at = now(),
                    claim_deadline = now() + make_interval(mins => COALESCE(t.claim_timeout_minutes, $6::int))
             FROM pick WHERE t.id = pick.id AND t.status = 'posted'
@@ -236,14 +309,43 @@ pub async fn claim_next(
          FROM claimed JOIN agents p ON p.id = claimed.poster_id"
     );
     sqlx::query_as::<_, ListedTask>(sqlx::AssertSqlSafe(sql))
-        .bind(worker_id)
-        .bind(capability_tags)
-        .bind(filter.tags_lower())
-        .bind(filter.search_pattern())
-        .bind(infra)
-        .bind(default_claim_timeout_minutes as i32)
+        .bind(who.worker_id)
+        .bind(who.capability_tags)
+        .bind(who.filter.tags_lower())
+        .bind(who.filter.search_pattern())
+        .bind(who.infra)
+        .bind(who.default_claim_timeout_minutes as i32)
         .fetch_optional(conn)
         .await
+}
+
+/// Claims the best task for a worker: phase 0 system tasks for infra agents,
+/// then tasks matched to the worker by rank, then the open pool by tag
+/// overlap, poster reputation, the poster's trust in the worker and age.
+/// Rows other transactions hold are skipped, never waited for. Common workers
+/// try the index-bounded statement first (same choice, see [`pick_fast`]).
+pub async fn claim_next(
+    conn: &mut PgConnection,
+    worker_id: &str,
+    capability_tags: &[String],
+    filter: &PoolFilter,
+    infra: bool,
+    default_claim_timeout_minutes: i64,
+) -> Result<Option<ListedTask>, sqlx::Error> {
+    let who = Claimant {
+        worker_id,
+        capability_tags,
+        filter,
+        infra,
+        default_claim_timeout_minutes,
+    };
+    if !infra && capability_tags.is_empty() {
+        let claimed = claim_picked(conn, &pick_fast(), &who).await?;
+        if claimed.is_some() {
+            return Ok(claimed);
+        }
+    }
+    claim_picked(conn, &pick_full(!capability_tags.is_empty()), &who).await
 }
 
 /// Claims one specific posted, regular task for a worker; `None` when it was
@@ -304,6 +406,7 @@ pub async fn browse(
         listed: ListedTask,
         total: i64,
     }
+    let regular = regular_eligible();
     let sql = format!(
         "SELECT c.*, p.reputation AS poster_reputation, m.rank AS match_rank,
                 (c.match_status = 'matched' AND m.agent_id IS NOT NULL) AS is_matched,
@@ -311,7 +414,7 @@ pub async fn browse(
          FROM tasks c
          JOIN agents p ON p.id = c.poster_id
          LEFT JOIN task_matches m ON m.task_id = c.id AND m.agent_id = $1
-         WHERE c.status = 'posted' AND c.poster_id <> $1 AND {REGULAR_ELIGIBLE}
+         WHERE c.status = 'posted' AND c.poster_id <> $1 AND {regular}
          ORDER BY (c.match_status = 'matched' AND m.agent_id IS NOT NULL) DESC,
                   m.rank ASC NULLS LAST,
                   {TAG_OVERLAP} DESC,

@@ -230,3 +230,49 @@ async fn five_abandons_start_a_cooldown() {
         .await
         .expect(200);
 }
+
+/// Workers without capability tags are served by an index-bounded claim; it
+/// must choose what the full order chooses: a task matched to the worker
+/// first, then poster reputation, then age, and filters that rule out the
+/// best poster's tasks fall through to the rest of the pool.
+#[tokio::test]
+async fn tagless_workers_get_the_same_order() {
+    let app = TestApp::spawn().await;
+    let plain = app.register("plain").await;
+    let famous = app.register("famous").await;
+    let worker = app.register("worker").await;
+    sqlx::query("UPDATE agents SET reputation = 4.8 WHERE id = $1")
+        .bind(&famous.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let old = app.post_task(&plain, "the oldest task", 1).await;
+    let famous_first = app.post_task(&famous, "famous first", 1).await;
+    let famous_second = app.post_task(&famous, "famous second", 1).await;
+    let matched = app.post_task(&plain, "matched to the worker", 1).await;
+    sqlx::query(
+        "INSERT INTO task_matches (id, task_id, agent_id, rank) VALUES ('tm-1', $1, $2, 1)",
+    )
+    .bind(&matched)
+    .bind(&worker.id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let mut picks = Vec::new();
+    for query in ["", "", "?search=oldest", ""] {
+        let r = app
+            .post(
+                &format!("/v1/tasks/pickup{query}"),
+                Some(&worker.key),
+                Value::Null,
+            )
+            .await
+            .expect(200);
+        picks.push(r.body["task_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(picks, [matched, famous_first, old, famous_second]);
+    app.post("/v1/tasks/pickup", Some(&worker.key), Value::Null)
+        .await
+        .expect(204);
+}
