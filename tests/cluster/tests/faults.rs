@@ -47,7 +47,7 @@ async fn kill_9_and_restart(name: &str) {
 
     cluster.kill9(name).await;
     assert!(!cluster.process(name).await.running, "{name} is down");
-    load.progress(AFTER / 2).await;
+    load.progress(AFTER).await;
     cluster.restart(name).await;
     assert_all_healthy(&cluster).await;
     load.progress(AFTER / 2).await;
@@ -118,7 +118,7 @@ async fn nats_restart_mid_load_loses_no_event() {
 
     cluster.stop_nats().await;
     // Commands keep committing (events wait in the outbox) while NATS is away.
-    load.progress(AFTER / 2).await;
+    load.progress(AFTER * 2).await;
     cluster.start_nats().await;
     load.progress(AFTER).await;
     assert_all_healthy(&cluster).await;
