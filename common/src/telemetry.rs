@@ -145,6 +145,16 @@ pub fn continue_from_headers(span: &tracing::Span, headers: Option<&HeaderMap>) 
     }
 }
 
+/// Links `span` to the trace carried in a NATS message's headers: a related
+/// trace it does not belong to (a `wait` woken by another request's delivery).
+pub fn link_from_headers(span: &tracing::Span, headers: Option<&HeaderMap>) {
+    if let Some(headers) = headers {
+        let cx = global::get_text_map_propagator(|p| p.extract(&NatsHeaders(headers)));
+        // Invalid (absent) contexts are ignored.
+        span.add_link(cx.span().span_context().clone());
+    }
+}
+
 /// Writes the current span's trace context into outgoing NATS headers.
 pub fn inject_current(headers: &mut HeaderMap) {
     let cx = tracing::Span::current().context();

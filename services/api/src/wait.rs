@@ -11,6 +11,7 @@ use pinchwork_common::{
     db::tasks::{self, Task},
     domain::{EventType, TaskStatus},
     market::Market,
+    telemetry,
 };
 
 /// Subscribes (core NATS) to the poster's `task_delivered` events. Done
@@ -52,6 +53,8 @@ pub async fn until_delivered(
         let woke = tokio::time::timeout_at(deadline, async {
             while let Some(msg) = deliveries.next().await {
                 if mentions_task(&msg.payload, task_id) {
+                    // The delivery is another request's trace: link it to this one.
+                    telemetry::link_from_headers(&tracing::Span::current(), msg.headers.as_ref());
                     return true;
                 }
             }

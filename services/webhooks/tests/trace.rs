@@ -1,7 +1,8 @@
 //! One request chain is one trace across processes: a deliver request's trace
 //! id reaches the api's spans, the webhook delivery (its spans and the
-//! `traceparent` of its POST) and the SSE relay's spans, exported over OTLP
-//! by the real binaries to a receiver of our own.
+//! `traceparent` of its POST) and the SSE relay's spans, and the create
+//! request waiting for that delivery links to it; exported over OTLP by the
+//! real binaries to a receiver of our own.
 
 mod support;
 
@@ -14,7 +15,7 @@ use std::{
 };
 
 use axum::{Json, Router, body::Bytes, extract::State, routing::post};
-use pinchwork_testkit::{Client, fresh_database, nats_prefix, sse::EventStream};
+use pinchwork_testkit::{Agent, Client, fresh_database, nats_prefix, sse::EventStream};
 use serde_json::{Value, json};
 use support::{Receiver, eventually};
 use tokio::process::{Child, Command};
@@ -22,12 +23,14 @@ use tokio::process::{Child, Command};
 /// How long any one step may take before the test gives up.
 const STEP: Duration = Duration::from_secs(60);
 
-/// One exported span: the `service.name` of its resource and its trace id.
+/// One exported span: the `service.name` of its resource, its trace id and
+/// the trace ids it links to.
 #[derive(Debug, Clone)]
 struct ExportedSpan {
     service: String,
     trace_id: String,
     name: String,
+    links: Vec<String>,
 }
 
 /// An OTLP/HTTP (JSON) trace receiver on 127.0.0.1.
@@ -64,6 +67,17 @@ impl Collector {
             .collect()
     }
 
+    /// The names of the spans linked to `trace_id` from other traces.
+    fn linked_to(&self, trace_id: &str) -> Vec<String> {
+        self.spans
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|s| s.trace_id != trace_id && s.links.iter().any(|l| l == trace_id))
+            .map(|s| format!("{}: {}", s.service, s.name))
+            .collect()
+    }
+
     fn describe(&self, trace_id: &str) -> Vec<String> {
         self.spans
             .lock()
@@ -90,10 +104,17 @@ async fn export(State(spans): State<Arc<Mutex<Vec<ExportedSpan>>>>, body: Bytes)
             .to_string();
         for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
             for span in scope["spans"].as_array().into_iter().flatten() {
+                let hex = |v: &Value| v.as_str().unwrap_or_default().to_lowercase();
                 got.push(ExportedSpan {
                     service: service.clone(),
-                    trace_id: span["traceId"].as_str().unwrap_or_default().to_lowercase(),
+                    trace_id: hex(&span["traceId"]),
                     name: span["name"].as_str().unwrap_or_default().to_string(),
+                    links: span["links"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|l| hex(&l["traceId"]))
+                        .collect(),
                 });
             }
         }
@@ -174,8 +195,15 @@ async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
         .await;
     let worker = api.register("worker").await;
     let mut events = EventStream::open(&relay_url, &poster).await;
-    let task = api.post_task(&poster, "summarise a trace", 10).await;
-    api.pickup(&worker, &task).await.expect(200);
+    // The poster's create request waits for the delivery (its own trace).
+    let waiting = tokio::spawn({
+        let (api, key) = (api.clone(), poster.key.clone());
+        async move {
+            let task = json!({ "need": "summarise a trace", "max_credits": 10, "wait": 120 });
+            api.post("/v1/tasks", Some(&key), task).await
+        }
+    });
+    let task = picked_up(&api, &worker).await;
 
     // The relay only forwards events published after its feed started: wait
     // until one of the worker's messages comes through live.
@@ -213,6 +241,10 @@ async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
         .expect("deliver");
     assert_eq!(delivered.status(), 200);
 
+    let created = waiting.await.expect("the waiting create request");
+    assert_eq!(created.status, 200, "the wait ends with the delivery");
+    assert_eq!(created.body["status"], "delivered");
+
     let relayed = events.wait_for("task_delivered", STEP).await;
     assert!(
         relayed.is_some_and(|m| m.data["task_id"] == task.as_str()),
@@ -249,5 +281,35 @@ async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
             collector.describe(&trace_id)
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let create = "pinchwork-api: POST /v1/tasks".to_string();
+    eventually(
+        "the waiting create request's span linked to the delivery",
+        STEP,
+        || collector.linked_to(&trace_id).contains(&create),
+    )
+    .await;
+}
+
+/// The task the worker claims with `POST /v1/tasks/pickup` (once the
+/// poster's waiting request has created it).
+async fn picked_up(api: &Client, worker: &Agent) -> String {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let picked = api
+            .post("/v1/tasks/pickup", Some(&worker.key), Value::Null)
+            .await;
+        if picked.status == 200 {
+            return picked.body["task_id"]
+                .as_str()
+                .expect("task_id")
+                .to_string();
+        }
+        assert_eq!(picked.status, 204, "pickup: {}", picked.body);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the task never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
