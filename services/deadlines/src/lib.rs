@@ -5,17 +5,19 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
-use pinchwork_common::{Config, db, market::Market};
-use serde_json::{Value, json};
-use sqlx::PgPool;
+use axum::Router;
+use pinchwork_common::{
+    Config, db,
+    market::{Market, SweepReport},
+    metrics::{self, NatsProbe},
+};
 use tokio_util::sync::CancellationToken;
 
 /// Port used when neither `PINCHWORK_LISTEN` nor another address is given,
 /// so an instance next to an api node on the same host does not collide.
 pub const DEFAULT_PORT: u16 = 8200;
 
-/// Connects, migrates, serves `/health` and `/ready`, and sweeps until
+/// Connects, migrates, serves `/health`, `/ready` and `/metrics`, and sweeps until
 /// `shutdown` is cancelled; a sweep in progress finishes first. Calls
 /// `on_listen` with the bound address.
 pub async fn run(
@@ -23,6 +25,7 @@ pub async fn run(
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    metrics::install();
     let pool = db::connect(&config).await?;
     db::migrate(&pool, &config).await?;
     let addr = config
@@ -36,10 +39,8 @@ pub async fn run(
 
     let market = Market::new(pool.clone(), config);
     let sweeper = tokio::spawn(sweep_until(market, shutdown.clone()));
-    let app = Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .with_state(pool.clone());
+    // The deadlines service never talks to NATS: api nodes publish its outbox rows.
+    let app: Router = metrics::routes(pool.clone(), NatsProbe::Unused);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
@@ -56,7 +57,10 @@ async fn sweep_until(market: Market, shutdown: CancellationToken) {
     let poll = Duration::from_millis(market.config.deadlines_poll_ms);
     while !shutdown.is_cancelled() {
         let more_due = match market.sweep_once().await {
-            Ok(report) => report.saturated,
+            Ok(report) => {
+                count_transitions(&report);
+                report.saturated
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "sweep failed");
                 false
@@ -72,21 +76,10 @@ async fn sweep_until(market: Market, shutdown: CancellationToken) {
     }
 }
 
-/// Alive.
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
-}
-
-/// Ready when the database answers.
-async fn ready(State(pool): State<PgPool>) -> (StatusCode, Json<Value>) {
-    match sqlx::query("SELECT 1").execute(&pool).await {
-        Ok(_) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
-        ),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "unreachable" })),
-        ),
+/// Adds a sweep's transitions to the per-rule counter.
+fn count_transitions(report: &SweepReport) {
+    for (rule, applied) in &report.applied {
+        metrics::counter!(metrics::DEADLINE_TRANSITIONS, "rule" => rule.as_str())
+            .increment(*applied as u64);
     }
 }

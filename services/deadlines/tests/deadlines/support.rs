@@ -32,6 +32,8 @@ pub struct TestApp {
     pub pool: PgPool,
     /// Base URL of the SSE relay (`GET /v1/events`).
     pub relay: String,
+    /// Base URL of the deadlines instance (its ops routes).
+    pub deadlines: String,
     /// The webhook receiver agents registered with `register_hooked` point at.
     pub hooks: Receiver,
     shutdown: CancellationToken,
@@ -143,6 +145,7 @@ impl TestApp {
             client,
             pool,
             relay: format!("http://{relay}"),
+            deadlines: format!("http://{deadlines}"),
             hooks: Receiver::start().await,
             shutdown,
         }
