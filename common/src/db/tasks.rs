@@ -254,11 +254,12 @@ fn pick_fast() -> String {
                       AND poster_id > posters.id)
             FROM posters WHERE posters.id IS NOT NULL
          ), best AS (
-            SELECT p.reputation, COALESCE(tr.score, 0.5) AS trust
+            -- Subqueries, not joins: one index probe per poster, never a scan of all agents.
+            SELECT (SELECT a.reputation FROM agents a WHERE a.id = posters.id) AS reputation,
+                   COALESCE((SELECT tr.score FROM agent_trust tr
+                             WHERE tr.truster_id = posters.id AND tr.trusted_id = $1), 0.5) AS trust
             FROM posters
-            JOIN agents p ON p.id = posters.id
-            LEFT JOIN agent_trust tr ON tr.truster_id = p.id AND tr.trusted_id = $1
-            WHERE p.id <> $1
+            WHERE posters.id IS NOT NULL AND posters.id <> $1
             ORDER BY 1 DESC, 2 DESC
             LIMIT 1
          ), pick AS (
