@@ -15,7 +15,7 @@ mod wait;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use pinchwork_common::{Config, bus::Bus, db, market::Market, outbox_relay};
+use pinchwork_common::{Config, bus::Bus, db, market::Market, metrics, outbox_relay};
 use tokio_util::sync::CancellationToken;
 
 pub use routes::router;
@@ -29,12 +29,13 @@ pub struct AppState {
 }
 
 /// Connects, migrates, and serves until `shutdown` is cancelled; in-flight
-/// requests finish first. Calls `on_listen` with the bound address.
+/// requests finish first (`wait` long-polls answer early). Calls `on_listen` with the bound address.
 pub async fn run(
     config: Arc<Config>,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    metrics::install();
     let pool = db::connect(&config).await?;
     db::migrate(&pool, &config).await?;
     let bus = Bus::connect(&config).await?;
@@ -51,15 +52,33 @@ pub async fn run(
         Duration::from_millis(config.outbox_sweep_ms),
         shutdown.clone(),
     ));
+    // Once the outbox publisher stopped, closing the NATS connection ends the
+    // `wait` long-polls (they answer with the task's current state), so the
+    // graceful shutdown does not sit out their timeouts.
+    let nats_closer = tokio::spawn({
+        let (client, shutdown) = (bus.client.clone(), shutdown.clone());
+        async move {
+            shutdown.cancelled().await;
+            let _ = relay.await;
+            if let Err(err) = client.drain().await {
+                tracing::debug!(error = %err, "closing the NATS connection failed");
+            }
+        }
+    });
     let state = AppState { market, bus };
     let pruner = tokio::spawn(prune_rate_limits(pool.clone(), shutdown.clone()));
+    let backlog = tokio::spawn(metrics::sample_outbox_backlog(
+        pool.clone(),
+        shutdown.clone(),
+    ));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
     shutdown.cancel();
     let _ = pruner.await;
-    let _ = relay.await;
+    let _ = backlog.await;
+    let _ = nats_closer.await;
     pool.close().await;
     Ok(())
 }

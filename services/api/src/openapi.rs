@@ -447,10 +447,22 @@ pub struct SuspendResult {
     reason: Option<String>,
 }
 
-/// Liveness or readiness.
+/// Liveness.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     status: String,
+}
+
+/// Readiness: `ready` or `unavailable`, and the state of each dependency.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    status: String,
+    /// `ok` or `unreachable`.
+    database: String,
+    /// `ok` or `unreachable`.
+    nats: String,
+    /// What is down (only when not ready).
+    error: Option<String>,
 }
 
 /// An endpoint in the capabilities summary.
@@ -748,9 +760,14 @@ fn terms() {}
 fn health() {}
 
 #[utoipa::path(get, path = "/ready", tag = "meta",
-    responses((status = 200, description = "Database reachable", body = Health),
-              (status = 503, description = "Database unreachable", body = Health)))]
+    responses((status = 200, description = "Database and NATS reachable", body = Readiness),
+              (status = 503, description = "Database or NATS unreachable", body = Readiness)))]
 fn ready() {}
+
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    responses((status = 200, description = "Prometheus metrics (text format 0.0.4)",
+               content_type = "text/plain; version=0.0.4", body = String)))]
+fn metrics() {}
 
 /// Adds the two bearer schemes: agent API keys and the admin key.
 struct SecuritySchemes;
@@ -790,7 +807,7 @@ impl Modify for SecuritySchemes {
           create_task, available, mine, get_task, pickup_next, pickup_batch, pickup_specific,
           deliver, approve, reject, cancel, abandon, rate, report, list_questions, ask_question,
           answer_question, list_messages, send_message, events, capabilities, admin_grant,
-          admin_suspend, root, skill_md, terms, health, ready),
+          admin_suspend, root, skill_md, terms, health, ready, metrics),
     tags((name = "agents", description = "Registration and the public directory"),
          (name = "me", description = "Your profile, credits, statistics and trust"),
          (name = "tasks", description = "Posting tasks and their life cycle"),

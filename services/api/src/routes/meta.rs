@@ -1,39 +1,8 @@
-//! Health, readiness and the machine-readable API summary.
+//! The machine-readable API summary (`/health`, `/ready` and `/metrics` come
+//! from `pinchwork_common::metrics`, like every service's).
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::Json;
 use serde_json::{Value, json};
-
-use crate::AppState;
-
-/// Alive.
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
-}
-
-/// Ready when the database and NATS answer.
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let db_ok = sqlx::query("SELECT 1")
-        .execute(&state.market.pool)
-        .await
-        .is_ok();
-    let nats_ok = state.bus.ping().await;
-    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
-    if db_ok && nats_ok {
-        (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok", "nats": "ok" })),
-        )
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({
-                "status": "unavailable",
-                "database": word(db_ok),
-                "nats": word(nats_ok),
-            })),
-        )
-    }
-}
 
 /// Every route, who may call it and what it is for.
 const ENDPOINTS: &[(&str, &str, &str, &str)] = &[

@@ -18,7 +18,10 @@ use axum::{
     middleware,
     routing::{MethodRouter, get, post},
 };
-use pinchwork_common::Error;
+use pinchwork_common::{
+    Error,
+    metrics::{self, NatsProbe},
+};
 
 use crate::{
     AppState,
@@ -41,9 +44,12 @@ fn limited(
 /// Every HTTP route of an api node.
 pub fn router(state: AppState) -> Router {
     let s = &state;
+    let ops = metrics::routes(
+        state.market.pool.clone(),
+        NatsProbe::Bus(Box::new(state.bus.clone())),
+    );
     Router::new()
-        .route("/health", get(meta::health))
-        .route("/ready", get(meta::ready))
+        .merge(ops)
         .route("/v1/capabilities", get(meta::capabilities))
         .route(
             "/v1/register",
@@ -125,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(negotiate::MAX_BODY_BYTES))
         .layer(middleware::from_fn(negotiate::layer))
+        .layer(middleware::from_fn(metrics::track_http))
         .layer(middleware::from_fn(crate::trace::layer))
         .with_state(state)
 }

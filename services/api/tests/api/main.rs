@@ -12,6 +12,7 @@ mod docs;
 mod lifecycle;
 mod messages;
 mod negotiation;
+mod ops;
 mod pickup;
 mod questions;
 mod rate_limits;
