@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -17,7 +17,7 @@ use async_nats::jetstream::{
 use futures::StreamExt;
 use pinchwork_common::{
     bus::{Bus, Layout},
-    telemetry,
+    metrics, telemetry,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -72,6 +72,8 @@ pub struct Hub {
     conns: Mutex<HashMap<String, Vec<(u64, Sender)>>>,
     next_id: AtomicU64,
     buffer: usize,
+    /// Set at shutdown: later registrations get a stream that ends at once.
+    closed: AtomicBool,
 }
 
 impl Hub {
@@ -81,6 +83,7 @@ impl Hub {
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             buffer,
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -88,10 +91,12 @@ impl Hub {
     pub fn register(&self, agent: &str) -> (u64, mpsc::Receiver<Arc<SseEvent>>) {
         let (tx, rx) = mpsc::channel(self.buffer);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock()
-            .entry(agent.to_string())
-            .or_default()
-            .push((id, tx));
+        let mut conns = self.lock();
+        if self.closed.load(Ordering::Relaxed) {
+            return (id, rx); // `tx` dropped: the live feed ends at once.
+        }
+        conns.entry(agent.to_string()).or_default().push((id, tx));
+        metrics::gauge!(metrics::SSE_CONNECTIONS).increment(1.0);
         (id, rx)
     }
 
@@ -99,7 +104,9 @@ impl Hub {
     pub fn unregister(&self, agent: &str, id: u64) {
         let mut conns = self.lock();
         if let Some(list) = conns.get_mut(agent) {
+            let before = list.len();
             list.retain(|(cid, _)| *cid != id);
+            forget(before - list.len());
             if list.is_empty() {
                 conns.remove(agent);
             }
@@ -123,27 +130,41 @@ impl Hub {
         let Some(list) = conns.get_mut(agent) else {
             return;
         };
+        let before = list.len();
         list.retain(|(id, tx)| match tx.try_send(event.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!(agent, connection = id, "SSE client too slow; disconnecting");
+                metrics::counter!(metrics::SSE_SLOW_DISCONNECTS).increment(1);
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
+        forget(before - list.len());
         if list.is_empty() {
             conns.remove(agent);
         }
     }
 
-    /// Drops every connection (shutdown).
+    /// Drops every connection and refuses new ones (shutdown): their streams
+    /// end, so the server's graceful shutdown can finish.
     pub fn close_all(&self) {
-        self.lock().clear();
+        let mut conns = self.lock();
+        self.closed.store(true, Ordering::Relaxed);
+        forget(conns.values().map(Vec::len).sum());
+        conns.clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u64, Sender)>>> {
         // A panic while holding the lock leaves the map usable.
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Takes `n` connections the hub dropped off the open-connections gauge.
+fn forget(n: usize) {
+    if n > 0 {
+        metrics::gauge!(metrics::SSE_CONNECTIONS).decrement(n as f64);
     }
 }
 
@@ -202,6 +223,7 @@ async fn feed_once(hub: &Hub, bus: &Bus, resume_after: &mut Option<u64>) -> anyh
     let mut messages = consumer.messages().await?;
     while let Some(msg) = messages.next().await {
         let msg = msg?;
+        metrics::counter!(metrics::EVENTS_CONSUMED, "consumer" => "sse-relay").increment(1);
         let Ok(info) = msg.info() else { continue };
         let seq = info.stream_sequence;
         *resume_after = Some(seq);

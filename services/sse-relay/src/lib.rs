@@ -16,7 +16,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use pinchwork_common::{Config, bus::Bus, db, ids};
+use pinchwork_common::{
+    Config,
+    bus::Bus,
+    db, ids,
+    metrics::{self, NatsProbe},
+};
 use serde_json::json;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +44,7 @@ pub async fn run(
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    metrics::install();
     let pool = db::connect(&config).await?;
     db::migrate(&pool, &config).await?;
     let bus = Bus::connect(&config).await?;
@@ -54,11 +60,19 @@ pub async fn run(
         hub: hub.clone(),
         config,
     };
+    // SSE streams never end by themselves: at shutdown the hub drops their
+    // senders so they end, and the server's graceful shutdown can complete.
+    let closing = {
+        let (hub, shutdown) = (hub.clone(), shutdown.clone());
+        async move {
+            shutdown.cancelled().await;
+            hub.close_all();
+        }
+    };
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .with_graceful_shutdown(closing)
         .await?;
     shutdown.cancel();
-    // Open streams end when the hub drops their senders.
     hub.close_all();
     let _ = feeder.await;
     pool.close().await;
@@ -67,30 +81,14 @@ pub async fn run(
 
 /// The relay's routes.
 pub fn router(state: RelayState) -> Router {
+    let ops = metrics::routes(
+        state.pool.clone(),
+        NatsProbe::Bus(Box::new(state.bus.clone())),
+    );
     Router::new()
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
-        .route("/ready", get(ready))
         .route("/v1/events", get(events))
         .with_state(state)
-}
-
-async fn ready(State(state): State<RelayState>) -> (StatusCode, Json<serde_json::Value>) {
-    let db_ok = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
-    let nats_ok = state.bus.ping().await;
-    let status = if db_ok && nats_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
-    (
-        status,
-        Json(json!({
-            "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
-            "database": word(db_ok),
-            "nats": word(nats_ok),
-        })),
-    )
+        .merge(ops)
 }
 
 fn refuse(status: StatusCode, msg: &str) -> Response {

@@ -1,0 +1,135 @@
+//! The relay's ops routes count open connections and consumed events, and a
+//! shutdown ends open SSE streams so the relay stops instead of waiting on them.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use pinchwork_common::{
+    Config,
+    bus::Bus,
+    market::{Market, RegistrationInput},
+};
+use pinchwork_testkit::{fresh_database, metrics::scrape, nats_prefix};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+struct Relay {
+    base: String,
+    config: Arc<Config>,
+    /// An agent's API key.
+    key: String,
+    agent_id: String,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// A relay alone over a fresh database and prefix, with one registered agent.
+async fn start() -> Relay {
+    pinchwork_common::tls::install_crypto_provider();
+    let db = fresh_database().await;
+    let prefix = nats_prefix();
+    let args = [
+        "test",
+        "--database-url",
+        &db,
+        "--nats-prefix",
+        &prefix,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let config = Arc::new(Config::from_args(args).expect("config"));
+    let shutdown = CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(pinchwork_sse_relay::run(
+        config.clone(),
+        shutdown.clone(),
+        move |a| {
+            let _ = tx.send(a);
+        },
+    ));
+    let base = format!("http://{}", rx.await.expect("relay"));
+    let pool = sqlx::PgPool::connect(&db).await.expect("connect");
+    let agent = Market::new(pool, config.clone())
+        .register(RegistrationInput {
+            name: Some("listener".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("register");
+    Relay {
+        base,
+        config,
+        key: agent.api_key,
+        agent_id: agent.agent_id,
+        shutdown,
+        task,
+    }
+}
+
+/// Opens the agent's event stream; returns its body.
+async fn open(relay: &Relay) -> reqwest::Response {
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/events", relay.base))
+        .bearer_auth(&relay.key)
+        .send()
+        .await
+        .expect("connect SSE");
+    assert_eq!(resp.status(), 200);
+    resp
+}
+
+#[tokio::test]
+async fn metrics_count_open_connections_and_consumed_events() {
+    let relay = start().await;
+    let _stream = open(&relay).await;
+    let bus = Bus::connect(&relay.config).await.expect("NATS");
+    let subject = format!("events.{}.task_message", relay.agent_id);
+    let consumed = [("consumer", "sse-relay")];
+    // The relay's feed takes new events only, so publish until it saw one.
+    let mut n = 0;
+    let scrape = loop {
+        n += 1;
+        let payload = format!(r#"{{"event":"task_message","task_id":"tk-{n}","event_id":"{n}"}}"#);
+        bus.publish(&subject, &n.to_string(), None, payload.into())
+            .await
+            .expect("publish")
+            .await
+            .expect("ack");
+        let scrape = scrape(&relay.base).await;
+        if scrape.value("pinchwork_events_consumed_total", &consumed) >= Some(1.0) {
+            break scrape;
+        }
+        assert!(
+            n < 300,
+            "the relay never counted an event:\n{}",
+            scrape.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let open = scrape.value("pinchwork_sse_connections", &[]);
+    assert!(open.is_some_and(|n| n >= 1.0), "open connections: {open:?}");
+    relay.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn shutdown_ends_open_streams_and_the_relay_returns() {
+    let relay = start().await;
+    let mut body = open(&relay).await.bytes_stream();
+    relay.shutdown.cancel();
+    // The stream ends (keep-alive comments may come first) …
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(chunk) = body.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the SSE stream stayed open after shutdown");
+    // … and the relay's run returns cleanly.
+    let result = tokio::time::timeout(Duration::from_secs(60), relay.task)
+        .await
+        .expect("the relay stopped")
+        .expect("not panicked");
+    assert!(result.is_ok(), "{result:?}");
+}
