@@ -4,12 +4,12 @@
 
 use std::{sync::Arc, time::Duration};
 
-use async_nats::jetstream::Message;
+use async_nats::jetstream::{Message, consumer::pull};
 use futures::StreamExt;
 use pinchwork_common::{
     bus::Bus,
     db::{agents, webhooks},
-    telemetry,
+    metrics, telemetry,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -21,14 +21,11 @@ use crate::CONSUMER;
 
 /// Consumes events until `shutdown`, re-subscribing after errors.
 pub async fn run(pool: PgPool, bus: Bus, wake: Arc<Notify>, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            result = consume(&pool, &bus, &wake) => {
-                if let Err(err) = result {
-                    tracing::warn!(error = %err, "webhook event consumer failed; restarting");
-                }
-            }
+    while !shutdown.is_cancelled() {
+        // Not raced against shutdown: `consume` stops pulling by itself and
+        // stores and acks the event in hand first.
+        if let Err(err) = consume(&pool, &bus, &wake, &shutdown).await {
+            tracing::warn!(error = %err, "webhook event consumer failed; restarting");
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -37,19 +34,24 @@ pub async fn run(pool: PgPool, bus: Bus, wake: Arc<Notify>, shutdown: Cancellati
     }
 }
 
-async fn consume(pool: &PgPool, bus: &Bus, wake: &Notify) -> anyhow::Result<()> {
-    // Each message only needs one insert before its ack, so a short ack wait
-    // (with small pull batches) lets a crashed instance's messages come back soon.
-    let consumer = bus
-        .events_consumer(CONSUMER, Duration::from_secs(5))
-        .await?;
-    let mut messages = consumer
-        .stream()
-        .max_messages_per_batch(64)
-        .messages()
-        .await?;
-    while let Some(msg) = messages.next().await {
+async fn consume(
+    pool: &PgPool,
+    bus: &Bus,
+    wake: &Notify,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut messages = tokio::select! {
+        () = shutdown.cancelled() => return Ok(()),
+        attached = attach(bus) => attached?,
+    };
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            next = messages.next() => next,
+        };
+        let Some(msg) = next else { return Ok(()) };
         let msg = msg.map_err(|e| anyhow::anyhow!("{e}"))?;
+        metrics::counter!(metrics::EVENTS_CONSUMED, "consumer" => CONSUMER).increment(1);
         let span =
             tracing::info_span!("webhook ingest", otel.kind = "consumer", subject = %msg.subject);
         telemetry::continue_from_headers(&span, msg.headers.as_ref());
@@ -66,7 +68,20 @@ async fn consume(pool: &PgPool, bus: &Bus, wake: &Notify) -> anyhow::Result<()> 
             }
         }
     }
-    Ok(())
+}
+
+/// Binds the shared durable consumer; returns its message stream.
+async fn attach(bus: &Bus) -> anyhow::Result<pull::Stream> {
+    // Each message only needs one insert before its ack, so a short ack wait
+    // (with small pull batches) lets a crashed instance's messages come back soon.
+    let consumer = bus
+        .events_consumer(CONSUMER, Duration::from_secs(5))
+        .await?;
+    Ok(consumer
+        .stream()
+        .max_messages_per_batch(64)
+        .messages()
+        .await?)
 }
 
 /// Writes the delivery row of one event; false when there is nothing to send.

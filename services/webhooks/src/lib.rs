@@ -11,10 +11,13 @@ mod send;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
-use pinchwork_common::{Config, bus::Bus, db};
-use serde_json::json;
-use sqlx::PgPool;
+use axum::Router;
+use pinchwork_common::{
+    Config,
+    bus::Bus,
+    db,
+    metrics::{self, NatsProbe},
+};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -23,20 +26,15 @@ pub use send::sign;
 /// Name of the durable consumer shared by every webhooks instance.
 pub const CONSUMER: &str = "webhooks";
 
-#[derive(Clone)]
-struct Health {
-    pool: PgPool,
-    bus: Bus,
-}
-
-/// Connects, starts the consumer and the sender, and serves `/health` and
-/// `/ready` until `shutdown`. Calls `on_listen` with the bound address.
+/// Connects, starts the consumer and the sender, and serves `/health`,
+/// `/ready` and `/metrics` until `shutdown`. Calls `on_listen` with the bound address.
 pub async fn run(
     config: Arc<Config>,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     pinchwork_common::tls::install_crypto_provider();
+    metrics::install();
     let pool = db::connect(&config).await?;
     db::migrate(&pool, &config).await?;
     let bus = Bus::connect(&config).await?;
@@ -57,38 +55,20 @@ pub async fn run(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "webhooks listening");
     on_listen(addr);
-    let app = Router::new()
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
-        .route("/ready", get(ready))
-        .with_state(Health {
-            pool: pool.clone(),
-            bus,
-        });
+    let lag = tokio::spawn(metrics::sample_consumer_lag(
+        bus.js.clone(),
+        bus.layout.events_stream(),
+        CONSUMER,
+        shutdown.clone(),
+    ));
+    let app: Router = metrics::routes(pool.clone(), NatsProbe::Bus(Box::new(bus)));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
     shutdown.cancel();
     let _ = ingest.await;
     let _ = sender.await;
+    let _ = lag.await;
     pool.close().await;
     Ok(())
-}
-
-async fn ready(State(h): State<Health>) -> (StatusCode, Json<serde_json::Value>) {
-    let db_ok = sqlx::query("SELECT 1").execute(&h.pool).await.is_ok();
-    let nats_ok = h.bus.ping().await;
-    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
-    let status = if db_ok && nats_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(json!({
-            "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
-            "database": word(db_ok),
-            "nats": word(nats_ok),
-        })),
-    )
 }

@@ -10,7 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use pinchwork_common::{
     Config,
     db::webhooks::{self, Attempt, Due, Outcome},
-    telemetry, webhook_url,
+    metrics, telemetry, webhook_url,
 };
 use reqwest::header::HeaderValue;
 use sha2::Sha256;
@@ -145,6 +145,12 @@ async fn attempt(pool: &PgPool, config: &Config, client: &reqwest::Client, due: 
     } else {
         Outcome::RetryInMs(backoff_ms(config.webhook_retry_base_ms, due.attempts))
     };
+    let label = match outcome {
+        Outcome::Delivered => "delivered",
+        Outcome::RetryInMs(_) => "retry",
+        Outcome::Failed => "failed",
+    };
+    metrics::counter!(metrics::WEBHOOK_ATTEMPTS, "outcome" => label).increment(1);
     let record = Attempt {
         delivery_id: due.id,
         attempt: due.attempts,

@@ -4,30 +4,13 @@
 
 mod support;
 
-use std::{collections::HashMap, process::Stdio, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use pinchwork_common::{db::outbox, domain::EventType};
 use serde_json::json;
-use support::{Cluster, Receiver, eventually};
-use tokio::process::{Child, Command};
+use support::{Cluster, Receiver, eventually, spawn_binary};
 
 const EVENTS: i64 = 250;
-
-fn spawn_webhooks(cluster: &Cluster) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pinchwork-webhooks"))
-        .env("DATABASE_URL", &cluster.db)
-        .env("PINCHWORK_NATS_PREFIX", &cluster.config.nats_prefix)
-        .env("PINCHWORK_LISTEN", "127.0.0.1:0")
-        .env("PINCHWORK_WEBHOOK_ALLOW_PRIVATE", "true")
-        .env("PINCHWORK_WEBHOOK_MAX_RETRIES", "20")
-        .env("PINCHWORK_WEBHOOK_RETRY_BASE_MS", "100")
-        .env("PINCHWORK_WEBHOOK_TIMEOUT_SECONDS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start pinchwork-webhooks")
-}
 
 #[tokio::test]
 async fn kill_9_with_pending_deliveries_then_restart_delivers_every_event() {
@@ -54,7 +37,7 @@ async fn kill_9_with_pending_deliveries_then_restart_delivers_every_event() {
     tx.commit().await.expect("commit");
 
     // The receiver fails everything, so every delivery stays pending.
-    let mut first = spawn_webhooks(&cluster);
+    let mut first = spawn_binary(&cluster, "127.0.0.1:0");
     eventually("first attempts", Duration::from_secs(60), || {
         hooks.received().len() >= 20
     })
@@ -74,7 +57,7 @@ async fn kill_9_with_pending_deliveries_then_restart_delivers_every_event() {
     );
 
     hooks.set_status(200);
-    let _second = spawn_webhooks(&cluster);
+    let _second = spawn_binary(&cluster, "127.0.0.1:0");
     eventually("every event delivered", Duration::from_secs(90), || {
         let ok: std::collections::HashSet<_> = hooks
             .received()

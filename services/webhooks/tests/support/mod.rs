@@ -28,6 +28,8 @@ pub struct Cluster {
     pub pool: PgPool,
     pub db: String,
     pub config: Arc<Config>,
+    /// Address of the in-process webhooks service (`start` only).
+    pub webhooks: Option<SocketAddr>,
     shutdown: CancellationToken,
 }
 
@@ -67,7 +69,7 @@ pub fn test_config(db: &str, prefix: &str, extra: &[&str]) -> Arc<Config> {
 impl Cluster {
     /// Starts an api node and the webhooks service.
     pub async fn start(extra: &[&str]) -> Self {
-        let cluster = Self::start_api_only(extra).await;
+        let mut cluster = Self::start_api_only(extra).await;
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(pinchwork_webhooks::run(
             cluster.config.clone(),
@@ -76,7 +78,7 @@ impl Cluster {
                 let _ = tx.send(a);
             },
         ));
-        rx.await.expect("webhooks failed to start");
+        cluster.webhooks = Some(rx.await.expect("webhooks failed to start"));
         cluster
     }
 
@@ -99,6 +101,7 @@ impl Cluster {
             pool: PgPool::connect(&db).await.expect("connect"),
             db,
             config,
+            webhooks: None,
             shutdown,
         }
     }
@@ -191,4 +194,22 @@ pub async fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> 
         assert!(start.elapsed() < limit, "timed out waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Starts the real `pinchwork-webhooks` binary on `cluster`'s database and
+/// prefix, listening on `listen`, with fast retries; killed when dropped.
+pub fn spawn_binary(cluster: &Cluster, listen: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_pinchwork-webhooks"))
+        .env("DATABASE_URL", &cluster.db)
+        .env("PINCHWORK_NATS_PREFIX", &cluster.config.nats_prefix)
+        .env("PINCHWORK_LISTEN", listen)
+        .env("PINCHWORK_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("PINCHWORK_WEBHOOK_MAX_RETRIES", "20")
+        .env("PINCHWORK_WEBHOOK_RETRY_BASE_MS", "100")
+        .env("PINCHWORK_WEBHOOK_TIMEOUT_SECONDS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start pinchwork-webhooks")
 }
