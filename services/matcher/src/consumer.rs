@@ -14,7 +14,7 @@ use std::{
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use futures::StreamExt;
-use pinchwork_common::{market::Market, telemetry};
+use pinchwork_common::{Config, market::Market, metrics, telemetry};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -101,10 +101,9 @@ impl Command {
 pub async fn consume(market: Market, up: Arc<AtomicBool>, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
-        let result = tokio::select! {
-            () = shutdown.cancelled() => return,
-            r = consume_once(&market, &up, &shutdown) => r,
-        };
+        // Not raced against shutdown: consume_once stops pulling by itself
+        // and lets a command in progress commit and be acked first.
+        let result = consume_once(&market, &up, &shutdown).await;
         up.store(false, Ordering::Relaxed);
         match result {
             Ok(()) => backoff = Duration::from_millis(200),
@@ -126,6 +125,37 @@ async fn consume_once(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let prefix = &market.config.nats_prefix;
+    let mut messages = tokio::select! {
+        () = shutdown.cancelled() => return Ok(()),
+        attached = attach(market) => attached?,
+    };
+    up.store(true, Ordering::Relaxed);
+    tracing::info!(stream = %cmd_stream_name(prefix), "consuming matcher commands");
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => break,
+            next = messages.next() => next,
+        };
+        let Some(next) = next else { break };
+        let msg = match next {
+            Ok(msg) => msg,
+            Err(err) => {
+                tracing::warn!(error = %err, "pull consumer error");
+                continue;
+            }
+        };
+        metrics::counter!(metrics::EVENTS_CONSUMED, "consumer" => DURABLE).increment(1);
+        let span =
+            tracing::info_span!("matcher command", otel.kind = "consumer", subject = %msg.subject);
+        telemetry::continue_from_headers(&span, msg.headers.as_ref());
+        handle(market, &msg).instrument(span).await;
+    }
+    Ok(())
+}
+
+/// Connects and binds the durable consumer; returns its message stream.
+async fn attach(market: &Market) -> anyhow::Result<pull::Stream> {
+    let prefix = &market.config.nats_prefix;
     let client = async_nats::connect(&market.config.nats_url).await?;
     let js = jetstream::new(client);
     let stream = ensure_cmd_stream(&js, prefix).await?;
@@ -141,26 +171,25 @@ async fn consume_once(
             },
         )
         .await?;
-    let mut messages = consumer.messages().await?;
-    up.store(true, Ordering::Relaxed);
-    tracing::info!(stream = %cmd_stream_name(prefix), "consuming matcher commands");
-    while let Some(next) = messages.next().await {
-        if shutdown.is_cancelled() {
-            break;
+    Ok(consumer.messages().await?)
+}
+
+/// Samples the backlog of the `matcher` consumer until shutdown, over a
+/// connection of its own (like the consumer's) that comes up whenever NATS does.
+pub async fn sample_lag(config: Arc<Config>, shutdown: CancellationToken) {
+    let client = match async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(&config.nats_url)
+        .await
+    {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::warn!(error = %err, "consumer lag sampler: no NATS connection");
+            return;
         }
-        let msg = match next {
-            Ok(msg) => msg,
-            Err(err) => {
-                tracing::warn!(error = %err, "pull consumer error");
-                continue;
-            }
-        };
-        let span =
-            tracing::info_span!("matcher command", otel.kind = "consumer", subject = %msg.subject);
-        telemetry::continue_from_headers(&span, msg.headers.as_ref());
-        handle(market, &msg).instrument(span).await;
-    }
-    Ok(())
+    };
+    let stream = cmd_stream_name(&config.nats_prefix);
+    metrics::sample_consumer_lag(jetstream::new(client), stream, DURABLE, shutdown).await;
 }
 
 /// Applies one command and acks it (or naks it for a retry).

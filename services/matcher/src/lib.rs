@@ -9,9 +9,12 @@ mod consumer;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
-use pinchwork_common::{Config, db, market::Market};
-use serde_json::json;
+use axum::Router;
+use pinchwork_common::{
+    Config, db,
+    market::Market,
+    metrics::{self, NatsProbe},
+};
 use tokio_util::sync::CancellationToken;
 
 pub use consumer::{Command, cmd_stream_name, cmd_subject, ensure_cmd_stream};
@@ -20,12 +23,13 @@ pub use consumer::{Command, cmd_stream_name, cmd_subject, ensure_cmd_stream};
 const SWEEP_BATCH: i64 = 200;
 
 /// Connects, migrates, then consumes commands and sweeps until `shutdown` is
-/// cancelled. Serves `/health` and `/ready`; calls `on_listen` with the bound address.
+/// cancelled. Serves `/health`, `/ready` and `/metrics`; calls `on_listen` with the bound address.
 pub async fn run(
     config: Arc<Config>,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    metrics::install();
     let pool = db::connect(&config).await?;
     db::migrate(&pool, &config).await?;
     let market = Market::new(pool.clone(), config.clone());
@@ -42,35 +46,17 @@ pub async fn run(
         shutdown.clone(),
     ));
     let sweeper = tokio::spawn(sweep(market.clone(), shutdown.clone()));
-    let app = Router::new()
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
-        .route("/ready", get(ready))
-        .with_state((pool.clone(), nats_up));
+    let lag = tokio::spawn(consumer::sample_lag(config.clone(), shutdown.clone()));
+    let app: Router = metrics::routes(pool.clone(), NatsProbe::Flag(nats_up));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
     shutdown.cancel();
     let _ = consumer.await;
     let _ = sweeper.await;
+    let _ = lag.await;
     pool.close().await;
     Ok(())
-}
-
-type ReadyState = (sqlx::PgPool, Arc<std::sync::atomic::AtomicBool>);
-
-/// 200 when the database answers and the command consumer is attached.
-async fn ready(State((pool, nats_up)): State<ReadyState>) -> (StatusCode, Json<serde_json::Value>) {
-    let db_ok = sqlx::query("SELECT 1").execute(&pool).await.is_ok();
-    let nats_ok = nats_up.load(std::sync::atomic::Ordering::Relaxed);
-    let status = if db_ok && nats_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(json!({ "database": db_ok, "nats": nats_ok, "ready": db_ok && nats_ok })),
-    )
 }
 
 /// Routes tasks still pending without a decision and applies the match and

@@ -6,3 +6,4 @@ mod support;
 mod builtin;
 mod burst;
 mod infra;
+mod ops;

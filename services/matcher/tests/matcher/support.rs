@@ -83,8 +83,9 @@ impl TestEnv {
         }
     }
 
-    /// Starts an in-process matcher (same database and prefix) until the env drops.
-    pub async fn spawn_matcher(&self) {
+    /// Starts an in-process matcher (same database and prefix) until the env
+    /// drops; returns the base URL of its ops routes.
+    pub async fn spawn_matcher(&self) -> String {
         let mut config = (*self.config).clone();
         config.listen = Some("127.0.0.1:0".into());
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -95,7 +96,8 @@ impl TestEnv {
                 let _ = tx.send(addr);
             },
         ));
-        rx.await.expect("matcher failed to start");
+        let addr = rx.await.expect("matcher failed to start");
+        format!("http://{addr}")
     }
 
     /// Registers an agent with a good_at description.
