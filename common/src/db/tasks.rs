@@ -241,7 +241,7 @@ fn pick_full(with_overlap: bool) -> String {
 /// the order reduces to (poster reputation, trust) then age. Those depend on
 /// the poster only: a loose scan of `tasks_open_pool_poster_idx` lists the
 /// posters with open tasks, the best (reputation, trust) class is taken, and
-/// its oldest task is read in `tasks_pool_idx` order. Finds nothing when that
+/// its oldest task is read in `tasks_open_pool_age_idx` order. Finds nothing when that
 /// class has no task this worker may take right now; the full order decides then.
 fn pick_fast() -> String {
     format!(
