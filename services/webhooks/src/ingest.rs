@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::{Message, consumer::pull};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use pinchwork_common::{
     bus::Bus,
     db::{agents, webhooks},
@@ -34,40 +34,54 @@ pub async fn run(pool: PgPool, bus: Bus, wake: Arc<Notify>, shutdown: Cancellati
     }
 }
 
+/// Events stored at once by one instance: each is an independent, idempotent
+/// insert, so they need no order; bounded below the database pool's size so
+/// the sender keeps connections.
+const INGEST_CONCURRENCY: usize = 8;
+
 async fn consume(
     pool: &PgPool,
     bus: &Bus,
     wake: &Notify,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut messages = tokio::select! {
+    let messages = tokio::select! {
         () = shutdown.cancelled() => return Ok(()),
         attached = attach(bus) => attached?,
     };
-    loop {
-        let next = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            next = messages.next() => next,
-        };
-        let Some(msg) = next else { return Ok(()) };
-        let msg = msg.map_err(|e| anyhow::anyhow!("{e}"))?;
-        metrics::counter!(metrics::EVENTS_CONSUMED, "consumer" => CONSUMER).increment(1);
-        let span =
-            tracing::info_span!("webhook ingest", otel.kind = "consumer", subject = %msg.subject);
-        telemetry::continue_from_headers(&span, msg.headers.as_ref());
-        match store(pool, bus, &msg).instrument(span).await {
-            Ok(queued) => {
-                msg.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-                if queued {
-                    wake.notify_one();
-                }
-            }
-            // Not acked: JetStream redelivers after ack_wait.
-            Err(err) => {
-                tracing::warn!(error = %err, subject = %msg.subject, "queueing a webhook failed")
+    // At shutdown the stream stops pulling; the events in hand are still
+    // stored and acked. The first error ends this attachment: events not yet
+    // acked come back after the ack wait.
+    messages
+        .take_until(shutdown.cancelled())
+        .map(|msg| async move {
+            let msg = msg.map_err(|e| anyhow::anyhow!("{e}"))?;
+            ingest(pool, bus, wake, &msg).await
+        })
+        .buffer_unordered(INGEST_CONCURRENCY)
+        .try_for_each(|()| async { Ok(()) })
+        .await
+}
+
+/// Stores one event's delivery row and acks it; a failed store is left unacked.
+async fn ingest(pool: &PgPool, bus: &Bus, wake: &Notify, msg: &Message) -> anyhow::Result<()> {
+    metrics::counter!(metrics::EVENTS_CONSUMED, "consumer" => CONSUMER).increment(1);
+    let span =
+        tracing::info_span!("webhook ingest", otel.kind = "consumer", subject = %msg.subject);
+    telemetry::continue_from_headers(&span, msg.headers.as_ref());
+    match store(pool, bus, msg).instrument(span).await {
+        Ok(queued) => {
+            msg.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if queued {
+                wake.notify_one();
             }
         }
+        // Not acked: JetStream redelivers after ack_wait.
+        Err(err) => {
+            tracing::warn!(error = %err, subject = %msg.subject, "queueing a webhook failed")
+        }
     }
+    Ok(())
 }
 
 /// Binds the shared durable consumer; returns its message stream.
