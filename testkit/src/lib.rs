@@ -15,3 +15,23 @@ pub use db::{assert_conservation, fresh_database};
 pub fn nats_prefix() -> String {
     format!("t{:016x}", rand::random::<u64>())
 }
+
+/// The configuration of a process under test: database `db`, NATS prefix
+/// `prefix`, a free loopback port, then `extra` flags (which win).
+pub fn test_config(
+    db: &str,
+    prefix: &str,
+    extra: &[&str],
+) -> std::sync::Arc<pinchwork_common::Config> {
+    let base = [
+        "test",
+        "--database-url",
+        db,
+        "--nats-prefix",
+        prefix,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let args = base.iter().chain(extra);
+    std::sync::Arc::new(pinchwork_common::Config::from_args(args).expect("test config"))
+}

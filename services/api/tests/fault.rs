@@ -1,12 +1,12 @@
 //! An api node that dies between commit and publish loses no event: another
 //! node's outbox sweeper publishes it (real binary, killed by fault injection).
 
-use std::{process::Stdio, sync::Arc, time::Duration};
+use std::{process::Stdio, time::Duration};
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::StreamExt;
-use pinchwork_common::{Config, bus::Bus};
-use pinchwork_testkit::{Client, fresh_database, nats_prefix};
+use pinchwork_common::bus::Bus;
+use pinchwork_testkit::{Client, fresh_database, nats_prefix, test_config};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -21,23 +21,17 @@ fn free_port() -> u16 {
 async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
     let db = fresh_database().await;
     let prefix = nats_prefix();
-    let config = Arc::new(
-        Config::from_args([
-            "test",
-            "--database-url",
-            &db,
-            "--nats-prefix",
-            &prefix,
-            "--listen",
-            "127.0.0.1:0",
+    let config = test_config(
+        &db,
+        &prefix,
+        &[
             "--welcome-task-enabled",
             "false",
             "--rate-limit-enabled",
             "false",
             "--outbox-sweep-ms",
             "200",
-        ])
-        .expect("config"),
+        ],
     );
     // Healthy node, in-process.
     let shutdown = CancellationToken::new();

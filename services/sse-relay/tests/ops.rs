@@ -9,7 +9,7 @@ use pinchwork_common::{
     bus::Bus,
     market::{Market, RegistrationInput},
 };
-use pinchwork_testkit::{fresh_database, metrics::scrape, nats_prefix};
+use pinchwork_testkit::{fresh_database, metrics::scrape, nats_prefix, test_config};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -28,16 +28,7 @@ async fn start() -> Relay {
     pinchwork_common::tls::install_crypto_provider();
     let db = fresh_database().await;
     let prefix = nats_prefix();
-    let args = [
-        "test",
-        "--database-url",
-        &db,
-        "--nats-prefix",
-        &prefix,
-        "--listen",
-        "127.0.0.1:0",
-    ];
-    let config = Arc::new(Config::from_args(args).expect("config"));
+    let config = test_config(&db, &prefix, &[]);
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(pinchwork_sse_relay::run(

@@ -2,11 +2,13 @@
 //! reconnect with `Last-Event-ID` gets exactly the missed events, in order,
 //! then live ones.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use futures::StreamExt;
-use pinchwork_common::{Config, db::outbox, domain::EventType};
-use pinchwork_testkit::{Agent, Client, events::raise_every_event, fresh_database, nats_prefix};
+use pinchwork_common::{db::outbox, domain::EventType};
+use pinchwork_testkit::{
+    Agent, Client, events::raise_every_event, fresh_database, nats_prefix, test_config,
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -28,13 +30,6 @@ async fn start() -> Cluster {
     let db = fresh_database().await;
     let prefix = nats_prefix();
     let args = [
-        "test",
-        "--database-url",
-        &db,
-        "--nats-prefix",
-        &prefix,
-        "--listen",
-        "127.0.0.1:0",
         "--welcome-task-enabled",
         "false",
         "--rate-limit-enabled",
@@ -44,7 +39,7 @@ async fn start() -> Cluster {
         "--sse-keepalive-seconds",
         "1",
     ];
-    let config = Arc::new(Config::from_args(args).expect("config"));
+    let config = test_config(&db, &prefix, &args);
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(pinchwork_api::run(
