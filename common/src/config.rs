@@ -1,5 +1,5 @@
 //! One typed configuration, read from the environment (or flags) once at start.
-//! Setting names and defaults follow the first implementation so operators can
+//! Setting names and defaults follow the original Python Pinchwork so operators can
 //! move over unchanged; `PINCHWORK_NATS_PREFIX`, `PINCHWORK_RATE_LIMIT_ENABLED`,
 //! `PINCHWORK_WEBHOOK_ALLOW_PRIVATE` and the listen/pool settings are ours.
 

@@ -1,5 +1,5 @@
 //! Logging and tracing set-up shared by every binary, and the W3C trace
-//! context that crosses processes (design §3): [`current_traceparent`] is what
+//! context that crosses processes (see ARCHITECTURE.md): [`current_traceparent`] is what
 //! the outbox stores and NATS messages, webhook rows and webhook POSTs carry;
 //! [`continue_trace`] and [`continue_from_headers`] make the receiving side's
 //! span a child of it.

@@ -1,4 +1,4 @@
-//! `docker-compose.yml` runs the whole topology of design §1 with settings the
+//! `docker-compose.yml` runs the whole topology (ARCHITECTURE.md) with settings the
 //! code accepts. No Docker engine runs on our machines, so the file, the load
 //! balancer and collector configs it mounts, and the `Dockerfile` are checked
 //! statically against the workspace's binaries and `Config`.

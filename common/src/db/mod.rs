@@ -47,7 +47,7 @@ pub async fn migrate(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The money invariants of design §2, computed from the database.
+/// The money invariants (ARCHITECTURE.md, "Invariants"), computed from the database.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Conservation {
     /// Sum of every agent's balance.

@@ -8,7 +8,7 @@ pub struct Totals {
     /// Σ `payment` ledger rows (net of fees, system payouts included).
     pub total_earned: i64,
     /// Σ credits charged on approved tasks the agent posted. Refunded escrow
-    /// (cancel, expiry, unused budget) is not spending, unlike the first implementation.
+    /// (cancel, expiry, unused budget) is not spending, unlike the original Python Pinchwork.
     pub total_spent: i64,
     /// Σ platform fees withheld from the agent's approved work.
     pub total_fees_paid: i64,

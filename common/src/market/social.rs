@@ -98,8 +98,8 @@ impl Market {
     ///
     /// Who may report: any agent that can see the task — its poster, its
     /// current worker, and, while it is open (`posted`) in the pool, any agent
-    /// browsing it. The first implementation allowed only the two parties,
-    /// which left browsing agents unable to flag spam (spec §16 item 24).
+    /// browsing it. The original Python Pinchwork allowed only the two
+    /// parties, which left browsing agents unable to flag spam.
     /// Everyone else gets the same 404 as for a task that does not exist.
     pub async fn report(
         &self,
