@@ -8,7 +8,6 @@ mod commands;
 mod config;
 mod error;
 mod output;
-mod sse;
 
 use std::process::ExitCode;
 
@@ -16,8 +15,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    // One crypto provider for rustls; installing twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    pinchwork_client::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -4,14 +4,11 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use pinchwork_client::sse::{Event, Parser};
 use serde_json::{Value, json};
 
 use super::Ctx;
-use crate::{
-    error::CliError,
-    output,
-    sse::{Event, Parser},
-};
+use crate::{error::CliError, output};
 
 /// First reconnection delay when the server sent no `retry:`.
 const FIRST_RETRY: Duration = Duration::from_secs(1);

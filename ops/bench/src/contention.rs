@@ -32,7 +32,7 @@ pub async fn run(api: Arc<Api>, tasks: usize, workers: usize) -> Result<Outcome>
     let api_ref = &api;
     // Posters take turns, so concurrent creates rarely wait on one poster's balance.
     stream::iter((0..tasks).map(|i| &posters[i % posters.len()]))
-        .map(|poster| async move { api_ref.create_task(poster, "contended").await })
+        .map(|poster| async move { api_ref.create_task(poster, "contended", 1).await })
         .buffer_unordered(32)
         .try_collect::<Vec<_>>()
         .await?;
@@ -48,9 +48,15 @@ pub async fn run(api: Arc<Api>, tasks: usize, workers: usize) -> Result<Outcome>
             let (mut samples, mut won) = (Samples::default(), Vec::new());
             loop {
                 let t = Instant::now();
-                let (status, body) = api
-                    .call(Method::POST, "/v1/tasks/pickup", Some(&racer.key), None)
+                let pickup = api
+                    .send(
+                        Method::POST,
+                        "/v1/tasks/pickup",
+                        Some(&racer.key),
+                        Value::Null,
+                    )
                     .await?;
+                let (status, body) = (pickup.status, pickup.body);
                 samples.add("pickup (contended)", t.elapsed());
                 match status {
                     StatusCode::NO_CONTENT => break,

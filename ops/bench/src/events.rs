@@ -34,10 +34,11 @@ pub async fn arm(
 ) -> Result<Vec<Armed>> {
     stream::iter(recipients.iter().enumerate())
         .map(|(i, poster)| async move {
-            let task_id = api.create_task(poster, "bench event").await?;
+            let task_id = api.create_task(poster, "bench event", 1).await?;
             let worker = workers[i % workers.len()].clone();
             let path = format!("/v1/tasks/{task_id}/pickup");
-            api.post(&path, &worker.key, None, StatusCode::OK).await?;
+            api.post(&path, &worker.key, Value::Null, StatusCode::OK)
+                .await?;
             anyhow::Ok(Armed { task_id, worker })
         })
         .buffer_unordered(concurrency)
@@ -58,7 +59,7 @@ pub async fn fire(api: &Api, armed: Vec<Armed>, concurrency: usize) -> Result<Fi
         .map(|a| async move {
             let path = format!("/v1/tasks/{}/deliver", a.task_id);
             let at = Instant::now();
-            let body = Some(json!({ "result": "done" }));
+            let body = json!({ "result": "done" });
             api.post(&path, &a.worker.key, body, StatusCode::OK).await?;
             anyhow::Ok((a.task_id, at))
         })

@@ -9,6 +9,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use futures::{StreamExt, TryStreamExt, stream};
+use pinchwork_client::sse::Parser;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use tokio::{
@@ -128,26 +129,18 @@ async fn open(client: &Client, url: &str, agent: &Agent) -> Result<reqwest::Resp
     Ok(resp)
 }
 
-/// Reads SSE frames until the stream ends, reporting `task_delivered` events.
+/// Reads SSE events until the stream ends, reporting `task_delivered` events.
 async fn read_events(resp: reqwest::Response, tx: UnboundedSender<Arrival>) {
     let mut body = resp.bytes_stream();
-    let mut buf = Vec::new();
+    let mut parser = Parser::default();
     while let Some(Ok(chunk)) = body.next().await {
         let at = Instant::now();
-        buf.extend_from_slice(&chunk);
-        while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
-            let frame: Vec<u8> = buf.drain(..end + 2).collect();
-            if let Some(task) = data_line(&frame).and_then(events::delivered_task) {
+        for event in parser.feed(&chunk) {
+            if let Some(task) = events::delivered_task(event.data.as_bytes()) {
                 let _ = tx.send((task, at));
             }
         }
     }
-}
-
-fn data_line(frame: &[u8]) -> Option<&[u8]> {
-    frame
-        .split(|&b| b == b'\n')
-        .find_map(|line| line.strip_prefix(b"data:"))
 }
 
 /// Resident memory of a process in MiB (`VmRSS` of /proc/<pid>/status).

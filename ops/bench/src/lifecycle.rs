@@ -54,25 +54,18 @@ async fn pair_loop(api: Arc<Api>, pair: [Agent; 2], until: Instant) -> Result<(u
                 "create",
                 "/v1/tasks",
                 &poster.key,
-                Some(json!({"need": "bench task", "max_credits": 1})),
+                json!({"need": "bench task", "max_credits": 1}),
                 StatusCode::CREATED,
             )
             .await?;
         let id = created["task_id"].as_str().unwrap_or_default();
         let task = |action: &str| format!("/v1/tasks/{id}/{action}");
         let (ok, deliver) = (StatusCode::OK, json!({"result": "done"}));
-        api.timed(s, "pickup", &task("pickup"), &worker.key, None, ok)
+        api.timed(s, "pickup", &task("pickup"), &worker.key, Value::Null, ok)
             .await?;
-        api.timed(
-            s,
-            "deliver",
-            &task("deliver"),
-            &worker.key,
-            Some(deliver),
-            ok,
-        )
-        .await?;
-        api.timed(s, "approve", &task("approve"), &poster.key, None, ok)
+        api.timed(s, "deliver", &task("deliver"), &worker.key, deliver, ok)
+            .await?;
+        api.timed(s, "approve", &task("approve"), &poster.key, Value::Null, ok)
             .await?;
         done += 1;
     }

@@ -126,7 +126,7 @@ fn raise_fd_limit() -> u64 {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    pinchwork_common::tls::install_crypto_provider();
+    pinchwork_client::install_crypto_provider();
     let fd_limit = raise_fd_limit();
     let api = Arc::new(Api::new(&args.url, 256)?);
     let mut report = Report::start(&api.base);

@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use pinchwork_common::{db::outbox, domain::EventType};
 use pinchwork_testkit::{
-    Agent, Client, events::raise_every_event, fresh_database, nats_prefix, test_config,
+    Agent, Client,
+    events::raise_every_event,
+    fresh_database, nats_prefix,
+    sse::{EventStream, SseMessage},
+    test_config,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -67,72 +70,12 @@ async fn start() -> Cluster {
     }
 }
 
-/// One SSE message.
-#[derive(Debug, Clone)]
-struct Msg {
-    event: String,
-    id: u64,
-    data: Value,
-}
+/// How long a test waits for one SSE event.
+const PATIENCE: Duration = Duration::from_secs(20);
 
-/// An open `GET /v1/events` stream.
-struct Sse {
-    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    buf: String,
-}
-
-impl Sse {
-    async fn open(relay: &str, agent: &Agent, last_event_id: Option<u64>) -> Self {
-        let mut req = reqwest::Client::new()
-            .get(format!("{relay}/v1/events"))
-            .bearer_auth(&agent.key);
-        if let Some(id) = last_event_id {
-            req = req.header("last-event-id", id.to_string());
-        }
-        let resp = req.send().await.expect("connect SSE");
-        assert_eq!(resp.status(), 200);
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/event-stream")
-        );
-        Self {
-            body: resp.bytes_stream().boxed(),
-            buf: String::new(),
-        }
-    }
-
-    /// The next event (keep-alive comments skipped); panics after 20 s.
-    async fn next(&mut self) -> Msg {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let frame: String = self.buf.drain(..end + 2).collect();
-                let (mut event, mut id, mut data) = (None, None, None);
-                for line in frame.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        event = Some(v.trim().to_string())
-                    }
-                    if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().parse().ok()
-                    }
-                    if let Some(v) = line.strip_prefix("data:") {
-                        data = serde_json::from_str(v.trim()).ok()
-                    }
-                }
-                if let (Some(event), Some(id), Some(data)) = (event, id, data) {
-                    return Msg { event, id, data };
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(20), self.body.next())
-                .await
-                .expect("no SSE event within 20 s")
-                .expect("stream ended")
-                .expect("stream error");
-            self.buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
+/// The sequence (`id:`) of an SSE message.
+fn seq(msg: &SseMessage) -> u64 {
+    msg.id.expect("every event has an id")
 }
 
 #[tokio::test]
@@ -140,8 +83,8 @@ async fn every_event_type_reaches_its_recipient_over_sse() {
     let c = start().await;
     let poster = c.api.register("poster").await;
     let worker = c.api.register("worker").await;
-    let mut poster_sse = Sse::open(&c.relay, &poster, None).await;
-    let mut worker_sse = Sse::open(&c.relay, &worker, None).await;
+    let mut poster_sse = EventStream::open(&c.relay, &poster).await;
+    let mut worker_sse = EventStream::open(&c.relay, &worker).await;
     let expected = raise_every_event(&c.api, &c.pool, &poster, &worker).await;
 
     for (agent, sse) in [(&poster, &mut poster_sse), (&worker, &mut worker_sse)] {
@@ -153,9 +96,9 @@ async fn every_event_type_reaches_its_recipient_over_sse() {
         let mut got = Vec::new();
         let mut last_id = 0;
         for _ in 0..want.len() {
-            let msg = sse.next().await;
-            assert!(msg.id > last_id, "ids grow");
-            last_id = msg.id;
+            let msg = sse.next(PATIENCE).await;
+            assert!(seq(&msg) > last_id, "ids grow");
+            last_id = seq(&msg);
             assert_eq!(msg.data["type"], msg.event.as_str());
             assert!(msg.data["task_id"].is_string() && msg.data["event_id"].is_string());
             if msg.event == "task_rejected" {
@@ -199,9 +142,9 @@ async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events_then_live
     let c = start().await;
     let me = c.api.register("listener").await;
     let other = c.api.register("bystander").await;
-    let mut sse = Sse::open(&c.relay, &me, None).await;
+    let mut sse = EventStream::open(&c.relay, &me).await;
     message_event(&c.pool, &me, 1).await;
-    let first = sse.next().await;
+    let first = sse.next(PATIENCE).await;
     assert_eq!(first.data["n"], 1);
     drop(sse);
 
@@ -211,18 +154,18 @@ async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events_then_live
     }
     all_published(&c.pool).await;
 
-    let mut sse = Sse::open(&c.relay, &me, Some(first.id)).await;
-    let mut last = first.id;
+    let mut sse = EventStream::open_after(&c.relay, &me, Some(seq(&first))).await;
+    let mut last = seq(&first);
     for n in 2..=6 {
-        let msg = sse.next().await;
+        let msg = sse.next(PATIENCE).await;
         assert_eq!(msg.data["n"], n, "missed events in order");
-        assert!(msg.id > last);
-        last = msg.id;
+        assert!(seq(&msg) > last);
+        last = seq(&msg);
     }
     message_event(&c.pool, &me, 7).await;
-    let live = sse.next().await;
+    let live = sse.next(PATIENCE).await;
     assert_eq!(live.data["n"], 7, "then the live event, nothing twice");
-    assert!(live.id > last);
+    assert!(seq(&live) > last);
 }
 
 #[tokio::test]

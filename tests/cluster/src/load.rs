@@ -101,8 +101,8 @@ impl Load {
     /// Starts `clients` client tasks against `cluster`'s load balancer; every
     /// other client's agents have a webhook on `hooks`.
     pub fn start(cluster: &Cluster, hooks: &Receiver, clients: usize) -> Self {
-        // Client::new installs the TLS provider reqwest needs; ours adds a timeout.
-        let base = Client::new(cluster.url()).base;
+        pinchwork_client::install_crypto_provider();
+        let base = cluster.url();
         let stop = CancellationToken::new();
         let listeners = CancellationToken::new();
         let shared = Shared::default();
@@ -118,10 +118,7 @@ impl Load {
         let clients = (0..clients)
             .map(|n| {
                 let runner = Runner {
-                    api: Client {
-                        base: base.clone(),
-                        http: http.clone(),
-                    },
+                    api: Client::with_http(base.clone(), http.clone()),
                     pool: cluster.pool().clone(),
                     shared: shared.clone(),
                     streams: streams.clone(),
@@ -388,10 +385,7 @@ impl Runner {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let answer = self
-                .api
-                .try_call(method.clone(), path, key, body.clone())
-                .await;
+            let answer = self.api.send(method.clone(), path, key, body.clone()).await;
             let status = answer.as_ref().map_or(0, |r| r.status.as_u16());
             {
                 let mut report = lock(&self.shared);

@@ -8,6 +8,7 @@ use std::{
 };
 
 use futures::StreamExt;
+use pinchwork_client::sse::{Event, Parser};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -36,12 +37,10 @@ pub async fn read(
         _ => return seen,
     };
     let mut body = resp.bytes_stream();
-    let mut buf = String::new();
+    let mut parser = Parser::default();
     while let Some(Ok(chunk)) = body.next().await {
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buf.find("\n\n") {
-            let message: String = buf.drain(..end + 2).collect();
-            let Some((seq, event_id)) = parse(&message) else {
+        for event in parser.feed(&chunk) {
+            let Some((seq, event_id)) = ids(&event) else {
                 continue;
             };
             seen = seq;
@@ -53,19 +52,11 @@ pub async fn read(
     seen
 }
 
-/// The `id:` and the `data:` JSON's `event_id` of one SSE message.
-fn parse(message: &str) -> Option<(u64, String)> {
-    let mut seq = None;
-    let mut data = String::new();
-    for line in message.lines() {
-        if let Some(id) = line.strip_prefix("id:") {
-            seq = id.trim().parse().ok();
-        } else if let Some(d) = line.strip_prefix("data:") {
-            data.push_str(d.trim_start());
-        }
-    }
-    let body: Value = serde_json::from_str(&data).ok()?;
-    Some((seq?, body["event_id"].as_str()?.to_string()))
+/// The sequence (`id:`) and the data's `event_id` of one SSE event.
+fn ids(event: &Event) -> Option<(u64, String)> {
+    let body: Value = serde_json::from_str(&event.data).ok()?;
+    let seq = event.id.as_deref()?.parse().ok()?;
+    Some((seq, body["event_id"].as_str()?.to_string()))
 }
 
 /// Follows an agent's stream from the start until `stop`, reconnecting after

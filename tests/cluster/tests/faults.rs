@@ -177,7 +177,7 @@ async fn postgres_restart_mid_load_answers_503_meanwhile_then_recovers() {
             async move {
                 let answer = tokio::time::timeout(
                     Duration::from_secs(15),
-                    api.try_call(method.clone(), &path, key, body),
+                    api.send(method.clone(), &path, key, body),
                 )
                 .await
                 .unwrap_or_else(|_| panic!("{method} {base}{path} hangs while PostgreSQL is down"))

@@ -17,9 +17,10 @@ use axum::{
     extract::State,
     http::{StatusCode, Uri},
 };
-use futures::StreamExt;
 use pinchwork_common::Config;
-use pinchwork_testkit::{Agent, Client, assert_conservation, fresh_database, nats_prefix};
+use pinchwork_testkit::{
+    Agent, Client, assert_conservation, fresh_database, nats_prefix, sse::EventStream,
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -160,7 +161,7 @@ impl TestApp {
 
     /// Opens `agent`'s SSE stream; returns once the relay answered 200.
     pub async fn sse(&self, agent: &Agent) -> Sse {
-        Sse::open(&self.relay, agent).await
+        Sse(EventStream::open(&self.relay, agent).await)
     }
 
     /// Runs one SQL statement with a task id bound to `$1` (moving a due time
@@ -266,70 +267,22 @@ pub fn ev(recipient: &Agent, event: &str) -> (String, String) {
 }
 
 /// An open `GET /v1/events` stream of one agent.
-pub struct Sse {
-    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    buf: String,
-}
+pub struct Sse(EventStream);
 
 impl Sse {
-    async fn open(relay: &str, agent: &Agent) -> Self {
-        let resp = reqwest::Client::new()
-            .get(format!("{relay}/v1/events"))
-            .bearer_auth(&agent.key)
-            .send()
-            .await
-            .expect("connect SSE");
-        assert_eq!(resp.status(), 200, "SSE stream refused");
-        Self {
-            body: resp.bytes_stream().boxed(),
-            buf: String::new(),
-        }
-    }
-
-    /// The next complete event as `(event, data)`; keep-alives skipped.
-    async fn next_event(&mut self) -> (String, Value) {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let frame: String = self.buf.drain(..end + 2).collect();
-                let (mut event, mut data) = (None, None);
-                for line in frame.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        event = Some(v.trim().to_string());
-                    }
-                    if let Some(v) = line.strip_prefix("data:") {
-                        data = serde_json::from_str(v.trim()).ok();
-                    }
-                }
-                if let (Some(event), Some(data)) = (event, data) {
-                    return (event, data);
-                }
-                continue;
-            }
-            let chunk = self
-                .body
-                .next()
-                .await
-                .expect("SSE stream ended")
-                .expect("SSE stream error");
-            self.buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-
     /// Reads the stream until `event` about `task_id` arrives (other events,
     /// such as sentinel expiries, are skipped); panics after `PATIENCE`.
     pub async fn expect(&mut self, task_id: &str, event: &str) -> Value {
-        let wait = async {
-            loop {
-                let (name, data) = self.next_event().await;
-                assert_eq!(data["type"], name.as_str(), "event line matches data");
-                if name == event && data["task_id"] == task_id {
-                    return data;
-                }
-            }
-        };
-        tokio::time::timeout(PATIENCE, wait)
-            .await
-            .unwrap_or_else(|_| panic!("no {event} for {task_id} over SSE"))
+        let found = self
+            .0
+            .wait_until(PATIENCE, |m| {
+                assert_eq!(m.data["type"], m.event.as_str(), "event line matches data");
+                m.event == event && m.data["task_id"] == task_id
+            })
+            .await;
+        found
+            .unwrap_or_else(|| panic!("no {event} for {task_id} over SSE"))
+            .data
     }
 }
 

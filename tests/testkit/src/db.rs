@@ -85,8 +85,8 @@ async fn build_template(admin: &mut PgConnection, server: &str, template: &str) 
         .expect("publish template");
 }
 
-/// Asserts design §2: every balance equals the sum of its ledger rows, and
-/// balances plus escrow equal everything ever granted.
+/// Asserts the money invariants: every balance equals the sum of its ledger
+/// rows, and balances plus escrow equal everything ever granted.
 pub async fn assert_conservation(pool: &PgPool) {
     let c = db::conservation(pool).await.expect("conservation query");
     assert!(c.holds(), "credit conservation violated: {c:?}");
