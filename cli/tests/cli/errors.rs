@@ -80,11 +80,7 @@ async fn a_conflict_is_a_client_error() {
 #[tokio::test]
 async fn an_unreachable_server_is_a_network_error() {
     // Bind then drop a listener to get a port with nothing behind it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = pinchwork_testkit::free_port();
     let cli = Cli::new(&format!("http://127.0.0.1:{port}")).env("PINCHWORK_API_KEY", "pwk-x");
     let err = cli.run(&["me"]).await.fails(6);
     assert!(

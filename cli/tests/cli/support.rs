@@ -1,10 +1,10 @@
-//! `TestApp` (an api node on port 0 over a fresh database, optionally with the
-//! real SSE relay behind a front that routes like the load balancer) and `Cli`
-//! (the real binary with its own config directory).
+//! `TestApp` (a test cluster: an api node on port 0 over a fresh database,
+//! optionally with the real SSE relay behind a front that routes like the
+//! load balancer) and `Cli` (the real binary with its own config directory).
 
 use std::{
     convert::Infallible,
-    net::SocketAddr,
+    ops::Deref,
     path::{Path, PathBuf},
     process::{Output, Stdio},
     sync::Arc,
@@ -19,54 +19,40 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures::StreamExt;
-use pinchwork_common::Config;
-use pinchwork_testkit::{Client, assert_conservation, fresh_database};
+use pinchwork_testkit::TestCluster;
 use serde_json::Value;
-use sqlx::PgPool;
 use tokio::io::AsyncWriteExt;
-use tokio_util::sync::CancellationToken;
 
-pub const ADMIN_KEY: &str = "test-admin-key";
+pub use pinchwork_testkit::ADMIN_KEY;
 
 /// How long a test waits for the cluster or a started run before failing
 /// (longer than any `--wait` a test passes).
 const PATIENCE: Duration = Duration::from_secs(90);
 
 pub struct TestApp {
-    /// Talks to the api node directly.
-    pub client: Client,
-    pub pool: PgPool,
+    pub cluster: TestCluster,
     /// What the CLI is pointed at: the api node, or the front with a relay.
     url: String,
     streams: Arc<Streams>,
-    shutdown: CancellationToken,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+impl Deref for TestApp {
+    type Target = TestCluster;
+    fn deref(&self) -> &TestCluster {
+        &self.cluster
     }
-}
-
-/// Starts `service` (an api node or a relay) and waits for its address.
-async fn start<F, R>(service: F) -> SocketAddr
-where
-    F: FnOnce(Box<dyn FnOnce(SocketAddr) + Send>) -> R,
-    R: Future<Output: Send + 'static> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(service(Box::new(move |addr| {
-        let _ = tx.send(addr);
-    })));
-    rx.await.expect("service failed to start")
 }
 
 impl TestApp {
     /// An api node with welcome tasks and rate limits off, on its own NATS
     /// prefix so that parallel tests do not see each other's events.
     pub async fn spawn() -> Self {
-        let (app, _) = Self::spawn_api().await;
-        app
+        let cluster = TestCluster::spawn().await;
+        Self {
+            url: cluster.client.base.clone(),
+            cluster,
+            streams: Arc::default(),
+        }
     }
 
     /// The api node and the real SSE relay over the same database and NATS
@@ -74,69 +60,31 @@ impl TestApp {
     /// the front drops the first event stream in the middle of the event that
     /// follows that many complete ones.
     pub async fn with_relay(cut_after: Option<usize>) -> Self {
-        let (mut app, config) = Self::spawn_api().await;
-        let shutdown = app.shutdown.clone();
-        let relay = start(|on_listen| pinchwork_sse_relay::run(config, shutdown, on_listen)).await;
+        let cluster = TestCluster::builder().sse_relay().start().await;
+        let streams = Arc::<Streams>::default();
         let front = Front {
-            http: app.client.http.clone(),
-            api: app.client.base.clone(),
-            relay: format!("http://{relay}"),
-            streams: app.streams.clone(),
+            http: cluster.client.http.clone(),
+            api: cluster.client.base.clone(),
+            relay: cluster.sse_relay.clone().expect("the relay runs"),
+            streams: streams.clone(),
             cut_after,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the front");
-        app.url = format!("http://{}", listener.local_addr().expect("front address"));
+        let url = format!("http://{}", listener.local_addr().expect("front address"));
         let router = Router::new().fallback(forward).with_state(front);
-        let shutdown = app.shutdown.clone();
+        let shutdown = cluster.shutdown_token();
         tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown.cancelled_owned())
                 .await
         });
-        app
-    }
-
-    async fn spawn_api() -> (Self, Arc<Config>) {
-        let url = fresh_database().await;
-        let prefix = pinchwork_testkit::nats_prefix();
-        let args = vec![
-            "test",
-            "--nats-prefix",
-            &prefix,
-            "--database-url",
-            &url,
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-key",
-            ADMIN_KEY,
-            "--welcome-task-enabled",
-            "false",
-            "--rate-limit-enabled",
-            "false",
-            "--db-max-connections",
-            "10",
-            "--outbox-sweep-ms",
-            "200",
-            "--sse-keepalive-seconds",
-            "1",
-        ];
-        let config = Arc::new(Config::from_args(args).expect("test config"));
-        let shutdown = CancellationToken::new();
-        let api = {
-            let (config, shutdown) = (config.clone(), shutdown.clone());
-            start(|on_listen| pinchwork_api::run(config, shutdown, on_listen)).await
-        };
-        let pool = PgPool::connect(&url).await.expect("connect test database");
-        let app = Self {
-            client: Client::new(format!("http://{api}")),
-            pool,
-            url: format!("http://{api}"),
-            streams: Arc::default(),
-            shutdown,
-        };
-        (app, config)
+        Self {
+            cluster,
+            url,
+            streams,
+        }
     }
 
     /// A CLI pointed at this cluster (through `PINCHWORK_URL`).
@@ -153,11 +101,6 @@ impl TestApp {
             .unwrap_or_else(|_| panic!("fewer than {n} event streams were requested"))
             .expect("the front is gone");
         streams.clone()
-    }
-
-    /// Asserts the money invariants.
-    pub async fn assert_conservation(&self) {
-        assert_conservation(&self.pool).await;
     }
 }
 

@@ -6,44 +6,18 @@ use std::{process::Stdio, time::Duration};
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::StreamExt;
 use pinchwork_common::bus::Bus;
-use pinchwork_testkit::{Client, fresh_database, nats_prefix, test_config};
+use pinchwork_testkit::{Client, TestCluster, free_port};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 #[tokio::test]
 async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
-    let db = fresh_database().await;
-    let prefix = nats_prefix();
-    let config = test_config(
-        &db,
-        &prefix,
-        &[
-            "--welcome-task-enabled",
-            "false",
-            "--rate-limit-enabled",
-            "false",
-            "--outbox-sweep-ms",
-            "200",
-        ],
-    );
     // Healthy node, in-process.
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(pinchwork_api::run(
-        config.clone(),
-        shutdown.clone(),
-        move |a| {
-            let _ = tx.send(a);
-        },
-    ));
-    let healthy = Client::new(format!("http://{}", rx.await.expect("api")));
+    let cluster = TestCluster::spawn().await;
+    let (healthy, db, prefix) = (
+        &cluster.client,
+        &cluster.db_url,
+        &cluster.config.nats_prefix,
+    );
     let poster = healthy.register("poster").await;
     let worker = healthy.register("worker").await;
     let task = healthy.post_task(&poster, "sum 2 and 2", 5).await;
@@ -52,8 +26,8 @@ async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
     // Faulty node: the real binary, exiting right after its next commit.
     let port = free_port();
     let mut faulty = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinchwork-api"))
-        .env("DATABASE_URL", &db)
-        .env("PINCHWORK_NATS_PREFIX", &prefix)
+        .env("DATABASE_URL", db)
+        .env("PINCHWORK_NATS_PREFIX", prefix)
         .env("PINCHWORK_LISTEN", format!("127.0.0.1:{port}"))
         .env("PINCHWORK_RATE_LIMIT_ENABLED", "false")
         .env("PINCHWORK_FAULT_EXIT_AFTER_COMMIT", "true")
@@ -95,7 +69,7 @@ async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
     assert_eq!(state.body["status"], "delivered", "the command committed");
 
     // The healthy node's sweeper publishes the poster's task_delivered event.
-    let bus = Bus::connect(&config).await.expect("nats");
+    let bus = Bus::connect(&cluster.config).await.expect("nats");
     let stream = bus
         .js
         .get_stream(bus.layout.events_stream())
@@ -128,5 +102,4 @@ async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
         body["event_id"].as_str(),
         "Nats-Msg-Id is the outbox id"
     );
-    shutdown.cancel();
 }

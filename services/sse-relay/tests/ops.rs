@@ -1,46 +1,30 @@
 //! The relay's ops routes count open connections and consumed events, and a
 //! shutdown ends open SSE streams so the relay stops instead of waiting on them.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use futures::StreamExt;
 use pinchwork_common::{
-    Config,
     bus::Bus,
     market::{Market, RegistrationInput},
 };
-use pinchwork_testkit::{fresh_database, metrics::scrape, nats_prefix, test_config};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use pinchwork_testkit::{TestCluster, metrics::scrape};
 
 struct Relay {
+    cluster: TestCluster,
+    /// The relay's base URL.
     base: String,
-    config: Arc<Config>,
     /// An agent's API key.
     key: String,
     agent_id: String,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
 }
 
-/// A relay alone over a fresh database and prefix, with one registered agent.
+/// A relay (and the api node every test cluster has) over a fresh database
+/// and prefix, with one registered agent.
 async fn start() -> Relay {
-    pinchwork_common::tls::install_crypto_provider();
-    let db = fresh_database().await;
-    let prefix = nats_prefix();
-    let config = test_config(&db, &prefix, &[]);
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(pinchwork_sse_relay::run(
-        config.clone(),
-        shutdown.clone(),
-        move |a| {
-            let _ = tx.send(a);
-        },
-    ));
-    let base = format!("http://{}", rx.await.expect("relay"));
-    let pool = sqlx::PgPool::connect(&db).await.expect("connect");
-    let agent = Market::new(pool, config.clone())
+    let cluster = TestCluster::builder().sse_relay().start().await;
+    let base = cluster.sse_relay.clone().expect("the relay runs");
+    let agent = Market::new(cluster.pool.clone(), cluster.config.clone())
         .register(RegistrationInput {
             name: Some("listener".into()),
             ..Default::default()
@@ -48,12 +32,10 @@ async fn start() -> Relay {
         .await
         .expect("register");
     Relay {
+        cluster,
         base,
-        config,
         key: agent.api_key,
         agent_id: agent.agent_id,
-        shutdown,
-        task,
     }
 }
 
@@ -73,7 +55,7 @@ async fn open(relay: &Relay) -> reqwest::Response {
 async fn metrics_count_open_connections_and_consumed_events() {
     let relay = start().await;
     let _stream = open(&relay).await;
-    let bus = Bus::connect(&relay.config).await.expect("NATS");
+    let bus = Bus::connect(&relay.cluster.config).await.expect("NATS");
     let subject = format!("events.{}.task_message", relay.agent_id);
     let consumed = [("consumer", "sse-relay")];
     // The relay's feed takes new events only, so publish until it saw one.
@@ -99,14 +81,13 @@ async fn metrics_count_open_connections_and_consumed_events() {
     };
     let open = scrape.value("pinchwork_sse_connections", &[]);
     assert!(open.is_some_and(|n| n >= 1.0), "open connections: {open:?}");
-    relay.shutdown.cancel();
 }
 
 #[tokio::test]
 async fn shutdown_ends_open_streams_and_the_relay_returns() {
     let relay = start().await;
     let mut body = open(&relay).await.bytes_stream();
-    relay.shutdown.cancel();
+    relay.cluster.shutdown_token().cancel();
     // The stream ends (keep-alive comments may come first) …
     let ended = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(chunk) = body.next().await {
@@ -117,10 +98,9 @@ async fn shutdown_ends_open_streams_and_the_relay_returns() {
     })
     .await;
     assert!(ended.is_ok(), "the SSE stream stayed open after shutdown");
-    // … and the relay's run returns cleanly.
-    let result = tokio::time::timeout(Duration::from_secs(60), relay.task)
+    // … and the relay's run returns cleanly (as does the api node's).
+    let result = tokio::time::timeout(Duration::from_secs(60), relay.cluster.stop())
         .await
-        .expect("the relay stopped")
-        .expect("not panicked");
+        .expect("the relay stopped");
     assert!(result.is_ok(), "{result:?}");
 }

@@ -6,68 +6,21 @@ use std::time::Duration;
 
 use pinchwork_common::{db::outbox, domain::EventType};
 use pinchwork_testkit::{
-    Agent, Client,
+    Agent, TestCluster,
     events::raise_every_event,
-    fresh_database, nats_prefix,
     sse::{EventStream, SseMessage},
-    test_config,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
-struct Cluster {
-    api: Client,
-    relay: String,
-    pool: PgPool,
-    shutdown: CancellationToken,
+/// An api node and the relay over a fresh database and prefix.
+async fn start() -> TestCluster {
+    TestCluster::builder().sse_relay().start().await
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-async fn start() -> Cluster {
-    let db = fresh_database().await;
-    let prefix = nats_prefix();
-    let args = [
-        "--welcome-task-enabled",
-        "false",
-        "--rate-limit-enabled",
-        "false",
-        "--outbox-sweep-ms",
-        "200",
-        "--sse-keepalive-seconds",
-        "1",
-    ];
-    let config = test_config(&db, &prefix, &args);
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(pinchwork_api::run(
-        config.clone(),
-        shutdown.clone(),
-        move |a| {
-            let _ = tx.send(a);
-        },
-    ));
-    let api = rx.await.expect("api");
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(pinchwork_sse_relay::run(
-        config,
-        shutdown.clone(),
-        move |a| {
-            let _ = tx.send(a);
-        },
-    ));
-    let relay = rx.await.expect("relay");
-    Cluster {
-        api: Client::new(format!("http://{api}")),
-        relay: format!("http://{relay}"),
-        pool: PgPool::connect(&db).await.expect("connect"),
-        shutdown,
-    }
+/// The relay's base URL.
+fn relay(c: &TestCluster) -> &str {
+    c.sse_relay.as_deref().expect("the relay runs")
 }
 
 /// How long a test waits for one SSE event.
@@ -81,11 +34,11 @@ fn seq(msg: &SseMessage) -> u64 {
 #[tokio::test]
 async fn every_event_type_reaches_its_recipient_over_sse() {
     let c = start().await;
-    let poster = c.api.register("poster").await;
-    let worker = c.api.register("worker").await;
-    let mut poster_sse = EventStream::open(&c.relay, &poster).await;
-    let mut worker_sse = EventStream::open(&c.relay, &worker).await;
-    let expected = raise_every_event(&c.api, &c.pool, &poster, &worker).await;
+    let poster = c.register("poster").await;
+    let worker = c.register("worker").await;
+    let mut poster_sse = EventStream::open(relay(&c), &poster).await;
+    let mut worker_sse = EventStream::open(relay(&c), &worker).await;
+    let expected = raise_every_event(&c.client, &c.pool, &poster, &worker).await;
 
     for (agent, sse) in [(&poster, &mut poster_sse), (&worker, &mut worker_sse)] {
         let mut want: Vec<&str> = expected
@@ -140,9 +93,9 @@ async fn all_published(pool: &PgPool) {
 #[tokio::test]
 async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events_then_live_ones() {
     let c = start().await;
-    let me = c.api.register("listener").await;
-    let other = c.api.register("bystander").await;
-    let mut sse = EventStream::open(&c.relay, &me).await;
+    let me = c.register("listener").await;
+    let other = c.register("bystander").await;
+    let mut sse = EventStream::open(relay(&c), &me).await;
     message_event(&c.pool, &me, 1).await;
     let first = sse.next(PATIENCE).await;
     assert_eq!(first.data["n"], 1);
@@ -154,7 +107,7 @@ async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events_then_live
     }
     all_published(&c.pool).await;
 
-    let mut sse = EventStream::open_after(&c.relay, &me, Some(seq(&first))).await;
+    let mut sse = EventStream::open_after(relay(&c), &me, Some(seq(&first))).await;
     let mut last = seq(&first);
     for n in 2..=6 {
         let msg = sse.next(PATIENCE).await;
@@ -171,7 +124,7 @@ async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events_then_live
 #[tokio::test]
 async fn the_stream_requires_a_valid_key() {
     let c = start().await;
-    let resp = reqwest::get(format!("{}/v1/events", c.relay))
+    let resp = reqwest::get(format!("{}/v1/events", relay(&c)))
         .await
         .expect("get");
     assert_eq!(resp.status(), 401);

@@ -3,15 +3,16 @@
 
 mod support;
 
-use std::{net::TcpListener, time::Duration};
+use std::time::Duration;
 
 use pinchwork_common::{db::outbox, domain::EventType};
 use pinchwork_testkit::metrics::{ready, wait_for};
+use pinchwork_testkit::{TestCluster, eventually, free_port, hooks::Receiver};
 use serde_json::json;
-use support::{Cluster, Receiver, eventually, spawn_binary};
+use support::spawn_binary;
 
 /// Queues one event for `agent_id` (the api node's relay publishes it).
-async fn raise_event(cluster: &Cluster, agent_id: &str) {
+async fn raise_event(cluster: &TestCluster, agent_id: &str) {
     let mut tx = cluster.pool.begin().await.expect("begin");
     outbox::enqueue_event(&mut tx, agent_id, EventType::TaskMessage, "tk-x", json!({}))
         .await
@@ -21,15 +22,14 @@ async fn raise_event(cluster: &Cluster, agent_id: &str) {
 
 #[tokio::test]
 async fn metrics_count_consumed_events_attempts_and_lag() {
-    let cluster = Cluster::start(&[]).await;
-    let base = format!("http://{}", cluster.webhooks.expect("webhooks address"));
-    let hooks = Receiver::start(200).await;
+    let cluster = TestCluster::builder().webhooks().start().await;
+    let base = cluster.webhooks.clone().expect("webhooks address");
+    let hooks = Receiver::start().await;
     let agent = cluster
-        .api
         .register_with(json!({ "name": "hooked", "webhook_url": hooks.url("hooked") }))
         .await;
     raise_event(&cluster, &agent.id).await;
-    eventually("the webhook arrives", Duration::from_secs(30), || {
+    eventually("the webhook arrives", Duration::from_secs(30), || async {
         !hooks.received().is_empty()
     })
     .await;
@@ -60,19 +60,15 @@ async fn metrics_count_consumed_events_attempts_and_lag() {
 
 #[tokio::test]
 async fn sigterm_stops_the_binary_with_status_0() {
-    let cluster = Cluster::start_api_only(&[]).await;
-    let hooks = Receiver::start(200).await;
+    let cluster = TestCluster::builder().private_webhooks().start().await;
+    let hooks = Receiver::start().await;
     let agent = cluster
-        .api
         .register_with(json!({ "name": "hooked", "webhook_url": hooks.url("hooked") }))
         .await;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     let mut child = spawn_binary(&cluster, &format!("127.0.0.1:{port}"));
     raise_event(&cluster, &agent.id).await;
-    eventually("the webhook arrives", Duration::from_secs(30), || {
+    eventually("the webhook arrives", Duration::from_secs(30), || async {
         !hooks.received().is_empty()
     })
     .await;

@@ -7,17 +7,17 @@ mod support;
 use std::{collections::HashMap, time::Duration};
 
 use pinchwork_common::{db::outbox, domain::EventType};
+use pinchwork_testkit::{TestCluster, eventually, hooks::Receiver};
 use serde_json::json;
-use support::{Cluster, Receiver, eventually, spawn_binary};
+use support::spawn_binary;
 
 const EVENTS: i64 = 250;
 
 #[tokio::test]
 async fn kill_9_with_pending_deliveries_then_restart_delivers_every_event() {
-    let cluster = Cluster::start_api_only(&[]).await;
-    let hooks = Receiver::start(503).await;
+    let cluster = TestCluster::builder().private_webhooks().start().await;
+    let hooks = Receiver::answering(503).await;
     let agent = cluster
-        .api
         .register_with(json!({ "name": "busy", "webhook_url": hooks.url("busy") }))
         .await;
     let mut tx = cluster.pool.begin().await.expect("begin");
@@ -38,7 +38,7 @@ async fn kill_9_with_pending_deliveries_then_restart_delivers_every_event() {
 
     // The receiver fails everything, so every delivery stays pending.
     let mut first = spawn_binary(&cluster, "127.0.0.1:0");
-    eventually("first attempts", Duration::from_secs(60), || {
+    eventually("first attempts", Duration::from_secs(60), || async {
         hooks.received().len() >= 20
     })
     .await;
@@ -58,7 +58,7 @@ async fn kill_9_with_pending_deliveries_then_restart_delivers_every_event() {
 
     hooks.set_status(200);
     let _second = spawn_binary(&cluster, "127.0.0.1:0");
-    eventually("every event delivered", Duration::from_secs(90), || {
+    eventually("every event delivered", Duration::from_secs(90), || async {
         let ok: std::collections::HashSet<_> = hooks
             .received()
             .into_iter()

@@ -4,8 +4,6 @@
 //! request waiting for that delivery links to it; exported over OTLP by the
 //! real binaries to a receiver of our own.
 
-mod support;
-
 use std::{
     collections::BTreeSet,
     path::PathBuf,
@@ -15,9 +13,13 @@ use std::{
 };
 
 use axum::{Json, Router, body::Bytes, extract::State, routing::post};
-use pinchwork_testkit::{Agent, Client, fresh_database, nats_prefix, sse::EventStream};
+use pinchwork_testkit::{
+    Agent, Client, eventually, free_port, fresh_database,
+    hooks::{Received, Receiver},
+    nats_prefix,
+    sse::EventStream,
+};
 use serde_json::{Value, json};
-use support::{Receiver, eventually};
 use tokio::process::{Child, Command};
 
 /// How long any one step may take before the test gives up.
@@ -135,13 +137,6 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 /// Starts a real service binary exporting spans to `collector`; returns it
 /// and its base URL once `/health` answers.
 async fn spawn(name: &str, db: &str, prefix: &str, collector: &Collector) -> (Child, String) {
@@ -184,7 +179,7 @@ async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
     let db = fresh_database().await;
     let prefix = nats_prefix();
     let collector = Collector::start().await;
-    let hooks = Receiver::start(200).await;
+    let hooks = Receiver::start().await;
     let (_api, api_url) = spawn("pinchwork-api", &db, &prefix, &collector).await;
     let (_relay, relay_url) = spawn("pinchwork-sse-relay", &db, &prefix, &collector).await;
     let (_webhooks, _) = spawn("pinchwork-webhooks", &db, &prefix, &collector).await;
@@ -250,8 +245,8 @@ async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
         relayed.is_some_and(|m| m.data["task_id"] == task.as_str()),
         "the poster's SSE stream got no task_delivered"
     );
-    let is_delivery = |r: &support::Received| r.body["event"] == "task_delivered";
-    eventually("the task_delivered webhook", STEP, || {
+    let is_delivery = |r: &Received| r.body["event"] == "task_delivered";
+    eventually("the task_delivered webhook", STEP, || async {
         hooks.received().iter().any(is_delivery)
     })
     .await;
@@ -286,7 +281,7 @@ async fn a_deliver_request_and_its_webhook_and_sse_relay_share_one_trace() {
     eventually(
         "the waiting create request's span linked to the delivery",
         STEP,
-        || collector.linked_to(&trace_id).contains(&create),
+        || async { collector.linked_to(&trace_id).contains(&create) },
     )
     .await;
 }

@@ -2,34 +2,32 @@
 //! carrying its event id; a failing receiver sees retries with growing delays,
 //! then the delivery is recorded as failed.
 
-mod support;
-
 use std::{collections::HashSet, time::Duration};
 
 use pinchwork_common::domain::EventType;
-use pinchwork_testkit::events::raise_every_event;
+use pinchwork_testkit::{
+    TestCluster,
+    events::raise_every_event,
+    eventually,
+    hooks::{Received, Receiver},
+};
 use serde_json::{Value, json};
-use support::{Cluster, Receiver, eventually};
 
 #[tokio::test]
 async fn every_event_type_reaches_its_recipient_signed() {
-    let cluster = Cluster::start(&[]).await;
-    let hooks = Receiver::start(200).await;
-    let poster = cluster
-        .api
-        .register_with(json!({"name": "poster", "webhook_url": hooks.url("poster"), "webhook_secret": "poster-secret"}))
+    let cluster = TestCluster::builder().webhooks().start().await;
+    let hooks = Receiver::start().await;
+    let poster = cluster.register_with(json!({"name": "poster", "webhook_url": hooks.url("poster"), "webhook_secret": "poster-secret"}))
         .await;
-    let worker = cluster
-        .api
-        .register_with(json!({"name": "worker", "webhook_url": hooks.url("worker"), "webhook_secret": "worker-secret"}))
+    let worker = cluster.register_with(json!({"name": "worker", "webhook_url": hooks.url("worker"), "webhook_secret": "worker-secret"}))
         .await;
-    let expected = raise_every_event(&cluster.api, &cluster.pool, &poster, &worker).await;
+    let expected = raise_every_event(&cluster.client, &cluster.pool, &poster, &worker).await;
     let want: HashSet<(String, String)> = expected
         .iter()
         .map(|(agent, e)| (agent.clone(), e.as_str().to_string()))
         .collect();
 
-    eventually("every event delivered", Duration::from_secs(30), || {
+    eventually("every event delivered", Duration::from_secs(30), || async {
         let got: HashSet<_> = hooks
             .received()
             .iter()
@@ -67,7 +65,7 @@ async fn every_event_type_reaches_its_recipient_signed() {
     assert_eq!(hooks.received().len(), expected.len());
 }
 
-fn recipient(r: &support::Received, poster: &str, worker: &str) -> String {
+fn recipient(r: &Received, poster: &str, worker: &str) -> String {
     if r.path == "/poster" {
         poster.to_string()
     } else {
@@ -77,23 +75,24 @@ fn recipient(r: &support::Received, poster: &str, worker: &str) -> String {
 
 #[tokio::test]
 async fn a_failing_receiver_gets_retries_with_growing_delays_then_a_recorded_failure() {
-    let cluster = Cluster::start(&[
-        "--webhook-max-retries",
-        "3",
-        "--webhook-retry-base-ms",
-        "200",
-    ])
-    .await;
-    let hooks = Receiver::start(500).await;
+    let cluster = TestCluster::builder()
+        .webhooks()
+        .config(&[
+            "--webhook-max-retries",
+            "3",
+            "--webhook-retry-base-ms",
+            "200",
+        ])
+        .start()
+        .await;
+    let hooks = Receiver::answering(500).await;
     let poster = cluster
-        .api
         .register_with(json!({"name": "poster", "webhook_url": hooks.url("poster")}))
         .await;
-    let worker = cluster.api.register("worker").await;
-    let task = cluster.api.post_task(&poster, "count to ten", 10).await;
-    cluster.api.pickup(&worker, &task).await.expect(200);
+    let worker = cluster.register("worker").await;
+    let task = cluster.post_task(&poster, "count to ten", 10).await;
+    cluster.pickup(&worker, &task).await.expect(200);
     cluster
-        .api
         .deliver(&worker, &task, json!({"result": "1..10"}))
         .await
         .expect(200);
@@ -101,7 +100,6 @@ async fn a_failing_receiver_gets_retries_with_growing_delays_then_a_recorded_fai
     let mut deliveries = Value::Null;
     for _ in 0..300 {
         deliveries = cluster
-            .api
             .get("/v1/me/webhooks/deliveries", Some(&poster.key))
             .await
             .expect(200)

@@ -11,7 +11,6 @@
 #![forbid(unsafe_code)]
 
 mod deps;
-pub mod hooks;
 pub mod invariants;
 pub mod load;
 pub mod sse;
@@ -25,8 +24,8 @@ use std::{
 
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
-pub use hooks::Receiver;
 pub use load::{Load, LoadReport};
+pub use pinchwork_testkit::hooks::Receiver;
 
 use deps::{PrivateNats, PrivatePostgres};
 

@@ -1,7 +1,10 @@
 //! HTTP tests of the api node against a real PostgreSQL: one binary, one
 //! module per resource, a fresh database per test.
 
-mod support;
+/// Each test's cluster: api nodes over a fresh database and NATS prefix.
+mod support {
+    pub use pinchwork_testkit::{ADMIN_KEY, TestCluster as TestApp};
+}
 
 mod admin;
 mod concurrency;

@@ -1,11 +1,7 @@
 //! Rate limits hold across api nodes because they are counted in PostgreSQL,
 //! and can be switched off.
 
-use std::sync::Arc;
-
-use pinchwork_common::Config;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use crate::support::TestApp;
 
@@ -33,30 +29,22 @@ async fn register_limit_applies_per_client_and_answers_429() {
 
 #[tokio::test]
 async fn limits_are_shared_by_every_api_node() {
-    let app = TestApp::spawn_with(&[
-        "--rate-limit-enabled",
-        "true",
-        "--rate-limit-create",
-        "4/minute",
-    ])
-    .await;
-    // A second node over the same database.
-    let mut config = Config::clone(&app.config);
-    config.listen = Some("127.0.0.1:0".into());
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(pinchwork_api::run(
-        Arc::new(config),
-        shutdown.clone(),
-        move |addr| {
-            let _ = tx.send(addr);
-        },
-    ));
-    let second = pinchwork_testkit::Client::new(format!("http://{}", rx.await.unwrap()));
+    // Two nodes over the same database.
+    let app = TestApp::builder()
+        .api_nodes(2)
+        .config(&[
+            "--rate-limit-enabled",
+            "true",
+            "--rate-limit-create",
+            "4/minute",
+        ])
+        .start()
+        .await;
+    let second = &app.api_nodes[1];
     let agent = app.register("poster").await;
     let mut statuses = Vec::new();
     for i in 0..6 {
-        let node = if i % 2 == 0 { &app.client } else { &second };
+        let node = if i % 2 == 0 { &app.client } else { second };
         statuses.push(
             node.post(
                 "/v1/tasks",
@@ -69,7 +57,6 @@ async fn limits_are_shared_by_every_api_node() {
         );
     }
     assert_eq!(statuses, vec![201, 201, 201, 201, 429, 429]);
-    shutdown.cancel();
     app.assert_conservation().await;
 }
 

@@ -7,8 +7,8 @@ use crate::support::TestApp;
 
 #[tokio::test]
 async fn wait_returns_the_result_delivered_through_another_node() {
-    let app = TestApp::spawn().await;
-    let other = app.spawn_peer().await;
+    let app = TestApp::builder().api_nodes(2).start().await;
+    let other = &app.api_nodes[1];
     let poster = app.register("poster").await;
     let worker = app.register("worker").await;
 

@@ -8,11 +8,9 @@ use std::{
 };
 
 use pinchwork_common::market::{CreateTaskInput, Market, RegistrationInput};
-use pinchwork_testkit::{assert_conservation, fresh_database};
+use pinchwork_testkit::{assert_conservation, fresh_database, nats_prefix, test_config};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
-
-use crate::support::test_config;
 
 const TASKS: usize = 1000;
 
@@ -33,7 +31,13 @@ fn start_deadlines(url: &str, batch: &str) -> Child {
 /// A market over a fresh database, a rich poster and a worker.
 async fn market_with_agents() -> (String, Market, String, String) {
     let url = fresh_database().await;
-    let config = test_config(&url, &["--db-max-connections", "20"]);
+    let flags = [
+        "--welcome-task-enabled",
+        "false",
+        "--db-max-connections",
+        "20",
+    ];
+    let config = test_config(&url, &nats_prefix(), &flags);
     let pool = PgPool::connect(&url).await.expect("connect");
     let market = Market::new(pool, config);
     let poster = register(&market, "poster").await;

@@ -71,9 +71,7 @@ async fn a_claim_not_delivered_in_time_returns_to_the_pool() {
     .await;
     app.wait_status(&task, "posted").await;
     worker_sse.expect(&task, "claim_timeout_expired").await;
-    app.hooks
-        .expect("worker", &task, "claim_timeout_expired")
-        .await;
+    app.webhook("worker", &task, "claim_timeout_expired").await;
 
     let seen = app.task(&poster, &task).await;
     assert_eq!(seen["worker_id"], json!(null));
@@ -111,7 +109,7 @@ async fn an_unreviewed_delivery_is_approved_and_paid() {
     app.wait_status(&task, "approved").await;
     let approved = worker_sse.expect(&task, "task_approved").await;
     assert_eq!(approved["task_id"], json!(task));
-    app.hooks.expect("worker", &task, "task_approved").await;
+    app.webhook("worker", &task, "task_approved").await;
 
     // 20 charged, 10 % fee (2) to the platform, 18 to the worker, 10 back to the poster.
     assert_eq!(app.balance(&worker).await, 118);
@@ -172,8 +170,7 @@ async fn a_rejected_delivery_not_redelivered_within_the_grace_returns_to_the_poo
     .await;
     app.wait_status(&task, "posted").await;
     worker_sse.expect(&task, "rejection_grace_expired").await;
-    app.hooks
-        .expect("worker", &task, "rejection_grace_expired")
+    app.webhook("worker", &task, "rejection_grace_expired")
         .await;
 
     let seen = app.task(&poster, &task).await;
@@ -219,8 +216,8 @@ async fn a_posted_task_past_its_deadline_expires_with_a_refund() {
     app.wait_status(&task, "expired").await;
     poster_sse.expect(&task, "task_expired").await;
     matched_sse.expect(&task, "task_expired").await;
-    app.hooks.expect("poster", &task, "task_expired").await;
-    app.hooks.expect("matched", &task, "task_expired").await;
+    app.webhook("poster", &task, "task_expired").await;
+    app.webhook("matched", &task, "task_expired").await;
 
     assert_eq!(app.balance(&poster).await, 100);
     assert_eq!(
@@ -249,7 +246,7 @@ async fn a_claimed_task_past_its_deadline_returns_to_the_pool_without_it() {
     .await;
     app.wait_status(&task, "posted").await;
     worker_sse.expect(&task, "deadline_expired").await;
-    app.hooks.expect("worker", &task, "deadline_expired").await;
+    app.webhook("worker", &task, "deadline_expired").await;
     // Later sweeps must not expire it: it no longer has a deadline.
     app.sweep_barrier(&poster).await;
 
@@ -289,7 +286,7 @@ async fn an_unclaimed_task_expires_with_a_refund_and_a_delivered_one_does_not() 
     .await;
     app.wait_status(&task, "expired").await;
     poster_sse.expect(&task, "task_expired").await;
-    app.hooks.expect("poster", &task, "task_expired").await;
+    app.webhook("poster", &task, "task_expired").await;
     app.sweep_barrier(&poster).await;
 
     assert_eq!(app.task(&poster, &delivered).await["status"], "delivered");

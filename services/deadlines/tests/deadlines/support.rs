@@ -1,88 +1,31 @@
-//! `TestApp`: an api node (which runs the outbox publisher), a deadlines
-//! instance, the SSE relay and the webhooks service, all in-process over a
-//! fresh database and a random NATS prefix, plus a real webhook receiver on
-//! 127.0.0.1; helpers to make timers due and to observe their effects in the
-//! outbox, over SSE and at the webhook receiver.
+//! `TestApp`: a test cluster of an api node (which runs the outbox
+//! publisher), a deadlines instance, the SSE relay and the webhooks service,
+//! plus a webhook receiver on 127.0.0.1; helpers to make timers due and to
+//! observe their effects in the outbox, over SSE and at the receiver.
 
-use std::{
-    net::SocketAddr,
-    ops::Deref,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{ops::Deref, time::Duration};
 
-use axum::{
-    Router,
-    body::Bytes,
-    extract::State,
-    http::{StatusCode, Uri},
-};
-use pinchwork_common::Config;
-use pinchwork_testkit::{
-    Agent, Client, assert_conservation, fresh_database, nats_prefix, sse::EventStream,
-};
+use pinchwork_testkit::{Agent, TestCluster, hooks::Receiver, sse::EventStream};
 use serde_json::{Value, json};
-use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
 /// How long a test waits for a due transition before failing.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 pub struct TestApp {
-    pub client: Client,
-    pub pool: PgPool,
+    pub cluster: TestCluster,
     /// Base URL of the SSE relay (`GET /v1/events`).
     pub relay: String,
     /// Base URL of the deadlines instance (its ops routes).
     pub deadlines: String,
     /// The webhook receiver agents registered with `register_hooked` point at.
     pub hooks: Receiver,
-    shutdown: CancellationToken,
 }
 
 impl Deref for TestApp {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        &self.client
+    type Target = TestCluster;
+    fn deref(&self) -> &TestCluster {
+        &self.cluster
     }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// A configuration over `url` and a fresh NATS prefix with welcome tasks and
-/// rate limits off, a fast deadlines poll and outbox sweep, private webhook
-/// targets allowed, plus `extra` flags.
-pub fn test_config(url: &str, extra: &[&str]) -> Arc<Config> {
-    let prefix = nats_prefix();
-    let mut args = vec![
-        "test",
-        "--database-url",
-        url,
-        "--nats-prefix",
-        &prefix,
-        "--outbox-sweep-ms",
-        "200",
-        "--sse-keepalive-seconds",
-        "1",
-        "--webhook-allow-private",
-        "true",
-        "--webhook-retry-base-ms",
-        "100",
-        "--listen",
-        "127.0.0.1:0",
-        "--welcome-task-enabled",
-        "false",
-        "--rate-limit-enabled",
-        "false",
-        "--deadlines-poll-ms",
-        "25",
-    ];
-    args.extend_from_slice(extra);
-    Arc::new(Config::from_args(args).expect("test config"))
 }
 
 impl TestApp {
@@ -94,61 +37,26 @@ impl TestApp {
     /// Api node, deadlines instance, SSE relay and webhooks service with extra
     /// `--flag value` settings.
     pub async fn spawn_with(extra: &[&str]) -> Self {
-        let url = fresh_database().await;
-        let config = test_config(&url, extra);
-        let shutdown = CancellationToken::new();
-        let (api_tx, api_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(pinchwork_api::run(
-            config.clone(),
-            shutdown.clone(),
-            move |addr| {
-                let _ = api_tx.send(addr);
-            },
-        ));
-        let api = api_rx.await.expect("api node failed to start");
-        let (dl_tx, dl_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(pinchwork_deadlines::run(
-            config.clone(),
-            shutdown.clone(),
-            move |addr| {
-                let _ = dl_tx.send(addr);
-            },
-        ));
-        let deadlines = dl_rx.await.expect("deadlines failed to start");
-        let (relay_tx, relay_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(pinchwork_sse_relay::run(
-            config.clone(),
-            shutdown.clone(),
-            move |addr| {
-                let _ = relay_tx.send(addr);
-            },
-        ));
-        let relay = relay_rx.await.expect("sse relay failed to start");
-        let (hooks_tx, hooks_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(pinchwork_webhooks::run(
-            config.clone(),
-            shutdown.clone(),
-            move |addr| {
-                let _ = hooks_tx.send(addr);
-            },
-        ));
-        hooks_rx.await.expect("webhooks failed to start");
-        let client = Client::new(format!("http://{api}"));
-        let health = client
+        let cluster = TestCluster::builder()
+            .deadlines()
+            .sse_relay()
+            .webhooks()
+            .config(extra)
+            .start()
+            .await;
+        let deadlines = cluster.deadlines.clone().expect("deadlines runs");
+        let ready = cluster
             .http
-            .get(format!("http://{deadlines}/ready"))
+            .get(format!("{deadlines}/ready"))
             .send()
             .await
             .expect("deadlines /ready");
-        assert!(health.status().is_success());
-        let pool = PgPool::connect(&url).await.expect("connect test database");
+        assert!(ready.status().is_success());
         Self {
-            client,
-            pool,
-            relay: format!("http://{relay}"),
-            deadlines: format!("http://{deadlines}"),
+            relay: cluster.sse_relay.clone().expect("the relay runs"),
+            deadlines,
             hooks: Receiver::start().await,
-            shutdown,
+            cluster,
         }
     }
 
@@ -255,9 +163,17 @@ impl TestApp {
         .expect("ledger rows")
     }
 
-    /// Asserts the money invariants of design §2.
-    pub async fn assert_conservation(&self) {
-        assert_conservation(&self.pool).await;
+    /// Waits until the webhook of the agent registered as `name` received
+    /// `event` about `task_id`; returns its body. Panics after `PATIENCE`.
+    pub async fn webhook(&self, name: &str, task_id: &str, event: &str) -> Value {
+        let path = format!("/{name}");
+        let what = format!("{event} for {task_id} at {path}");
+        self.hooks
+            .wait_for(&what, PATIENCE, |r| {
+                r.path == path && r.body["event"] == event && r.body["task_id"] == task_id
+            })
+            .await
+            .body
     }
 }
 
@@ -284,62 +200,4 @@ impl Sse {
             .unwrap_or_else(|| panic!("no {event} for {task_id} over SSE"))
             .data
     }
-}
-
-/// One webhook POST the receiver got: its path and JSON body.
-pub type Hook = (String, Value);
-
-/// A real HTTP webhook receiver on 127.0.0.1 answering 200 to every POST.
-pub struct Receiver {
-    addr: SocketAddr,
-    got: Arc<Mutex<Vec<Hook>>>,
-}
-
-impl Receiver {
-    async fn start() -> Self {
-        let got: Arc<Mutex<Vec<Hook>>> = Arc::default();
-        let app = Router::new().fallback(record).with_state(got.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let addr = listener.local_addr().expect("receiver addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { addr, got }
-    }
-
-    pub fn url(&self, name: &str) -> String {
-        format!("http://{}/{name}", self.addr)
-    }
-
-    /// Waits until the webhook of the agent registered as `name` received
-    /// `event` about `task_id`; returns its body. Panics after `PATIENCE`.
-    pub async fn expect(&self, name: &str, task_id: &str, event: &str) -> Value {
-        let path = format!("/{name}");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let found = self
-                .got
-                .lock()
-                .expect("lock")
-                .iter()
-                .find(|(p, b)| *p == path && b["event"] == event && b["task_id"] == task_id)
-                .map(|(_, b)| b.clone());
-            if let Some(body) = found {
-                return body;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "webhook {path} never received {event} for {task_id}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-async fn record(State(got): State<Arc<Mutex<Vec<Hook>>>>, uri: Uri, raw: Bytes) -> StatusCode {
-    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-    got.lock()
-        .expect("lock")
-        .push((uri.path().to_string(), body));
-    StatusCode::OK
 }

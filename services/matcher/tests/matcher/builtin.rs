@@ -2,9 +2,12 @@
 //! relevant agents are matched, nobody fitting means broadcast, and a match
 //! falls back to broadcast at the match timeout.
 
-use pinchwork_common::market::MatchOutcome;
+use std::time::Duration;
 
-use crate::support::{TestEnv, eventually};
+use pinchwork_common::market::MatchOutcome;
+use pinchwork_testkit::eventually;
+
+use crate::support::TestEnv;
 
 #[tokio::test]
 async fn builtin_matcher_matches_only_relevant_agents() {
@@ -77,7 +80,7 @@ async fn builtin_match_falls_back_to_broadcast_at_the_timeout() {
     assert_eq!(env.match_status(&task).await.as_deref(), Some("matched"));
     assert!(env.browse(&other).await.is_empty());
 
-    eventually(20, "the match timeout", || async {
+    eventually("the match timeout", Duration::from_secs(20), || async {
         env.market.expire_match_deadlines().await.unwrap();
         env.match_status(&task).await.as_deref() == Some("broadcast")
     })
@@ -96,9 +99,11 @@ async fn the_matcher_service_routes_tasks_it_never_heard_about() {
         .post_task(&poster, "Write a kubernetes operator", 5)
         .await;
     // No outbox publisher runs here: the sweep finds the pending task.
-    eventually(30, "the sweep to route the task", || async {
-        env.match_status(&task).await.as_deref() == Some("matched")
-    })
+    eventually(
+        "the sweep to route the task",
+        Duration::from_secs(30),
+        || async { env.match_status(&task).await.as_deref() == Some("matched") },
+    )
     .await;
     let listed = env.browse(&coder).await;
     assert_eq!(listed[0]["task_id"], task.as_str());

@@ -2,31 +2,25 @@
 //! once each: one match_agents task per task with infra agents, one built-in
 //! outcome without, no duplicate match rows, and conservation holds.
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
-use pinchwork_testkit::Agent;
+use pinchwork_testkit::{Agent, eventually};
 use serde_json::json;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::support::{TestEnv, eventually};
+use crate::support::TestEnv;
 
 const TASKS: usize = 500;
 
 /// Starts a real `pinchwork-matcher` process; the sweep is slowed down so the
 /// commands published to NATS do the work.
 fn spawn_matcher(env: &TestEnv) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pinchwork-matcher"))
-        .env("DATABASE_URL", &env.db_url)
-        .env("NATS_URL", &env.config.nats_url)
-        .env("PINCHWORK_NATS_PREFIX", &env.config.nats_prefix)
+    env.command(env!("CARGO_BIN_EXE_pinchwork-matcher"))
         .env("PINCHWORK_LISTEN", "127.0.0.1:0")
         .env("PINCHWORK_MATCHER_SWEEP_MS", "3600000")
         .env("PINCHWORK_DB_MAX_CONNECTIONS", "4")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("start pinchwork-matcher")
 }
@@ -81,14 +75,18 @@ async fn two_matchers_spawn_one_match_task_per_task() {
     let matchers = [spawn_matcher(&env), spawn_matcher(&env)];
     let js = burst(&env, &poster).await;
 
-    eventually(120, "every task to get its match task", || async {
-        count(
-            &env,
-            "SELECT count(*) FROM tasks WHERE system_task_type = 'match_agents'",
-        )
-        .await
-            >= TASKS as i64
-    })
+    eventually(
+        "every task to get its match task",
+        Duration::from_secs(120),
+        || async {
+            count(
+                &env,
+                "SELECT count(*) FROM tasks WHERE system_task_type = 'match_agents'",
+            )
+            .await
+                >= TASKS as i64
+        },
+    )
     .await;
     // Give stragglers (redeliveries) time to do harm, if they could.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -124,14 +122,18 @@ async fn two_builtin_matchers_route_each_task_once() {
     let matchers = [spawn_matcher(&env), spawn_matcher(&env)];
     let js = burst(&env, &poster).await;
 
-    eventually(120, "every task to be routed", || async {
-        count(
-            &env,
-            "SELECT count(*) FROM tasks WHERE match_status = 'pending'",
-        )
-        .await
-            == 0
-    })
+    eventually(
+        "every task to be routed",
+        Duration::from_secs(120),
+        || async {
+            count(
+                &env,
+                "SELECT count(*) FROM tasks WHERE match_status = 'pending'",
+            )
+            .await
+                == 0
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Each task matched to exactly the five best agents, ranks 0..4, once.

@@ -2,10 +2,13 @@
 //! see them first, bad results are refused with nothing applied, good ones
 //! are applied and paid once by the platform, and conflicts are excluded.
 
+use std::time::Duration;
+
 use pinchwork_common::market::MatchOutcome;
+use pinchwork_testkit::eventually;
 use serde_json::json;
 
-use crate::support::{TestEnv, eventually};
+use crate::support::TestEnv;
 
 fn result(value: serde_json::Value) -> serde_json::Value {
     json!({ "result": value.to_string() })
@@ -218,7 +221,7 @@ async fn pending_matching_times_out_to_broadcast_and_late_results_are_ignored() 
     let late = env.pickup_next(&infra).await;
     let late_id = late["task_id"].as_str().unwrap().to_string();
 
-    eventually(20, "the match timeout", || async {
+    eventually("the match timeout", Duration::from_secs(20), || async {
         env.market.expire_match_deadlines().await.unwrap();
         env.match_status(&first).await.as_deref() == Some("broadcast")
             && env.match_status(&second).await.as_deref() == Some("broadcast")

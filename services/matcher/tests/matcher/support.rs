@@ -1,103 +1,39 @@
-//! `TestEnv`: an api node on port 0 over a fresh database, plus the market
-//! handle the matcher uses, so tests can run matcher steps directly.
+//! `TestEnv`: a test cluster (one api node on port 0 over a fresh database)
+//! plus the market handle the matcher uses, so tests can run matcher steps
+//! directly.
 
-use std::{ops::Deref, sync::Arc, time::Duration};
+use std::ops::Deref;
 
-use pinchwork_common::{Config, market::Market};
-use pinchwork_testkit::{Agent, Client, assert_conservation, fresh_database};
+use pinchwork_common::market::Market;
+use pinchwork_testkit::{Agent, Service, TestCluster};
 use serde_json::{Value, json};
-use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
-
-pub const ADMIN_KEY: &str = "test-admin-key";
 
 pub struct TestEnv {
-    pub client: Client,
-    pub pool: PgPool,
-    pub config: Arc<Config>,
+    pub cluster: TestCluster,
     pub market: Market,
-    pub db_url: String,
-    shutdown: CancellationToken,
 }
 
 impl Deref for TestEnv {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        &self.client
+    type Target = TestCluster;
+    fn deref(&self) -> &TestCluster {
+        &self.cluster
     }
-}
-
-impl Drop for TestEnv {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// A NATS subject prefix no other test uses.
-pub fn random_prefix() -> String {
-    format!("pwt{:016x}", rand::random::<u64>())
 }
 
 impl TestEnv {
     /// An api node with extra `--flag value` settings (welcome tasks and rate limits off).
     pub async fn spawn(extra: &[&str]) -> Self {
-        let url = fresh_database().await;
-        let prefix = random_prefix();
-        let mut args = vec![
-            "test",
-            "--database-url",
-            &url,
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-key",
-            ADMIN_KEY,
-            "--welcome-task-enabled",
-            "false",
-            "--rate-limit-enabled",
-            "false",
-            "--db-max-connections",
-            "10",
-            "--nats-prefix",
-            &prefix,
-        ];
-        args.extend_from_slice(extra);
-        let config = Arc::new(Config::from_args(args).expect("test config"));
-        let shutdown = CancellationToken::new();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(pinchwork_api::run(
-            config.clone(),
-            shutdown.clone(),
-            move |addr| {
-                let _ = tx.send(addr);
-            },
-        ));
-        let addr = rx.await.expect("api node failed to start");
-        let pool = PgPool::connect(&url).await.expect("connect test database");
+        let cluster = TestCluster::spawn_with(extra).await;
         Self {
-            client: Client::new(format!("http://{addr}")),
-            market: Market::new(pool.clone(), config.clone()),
-            pool,
-            config,
-            db_url: url,
-            shutdown,
+            market: Market::new(cluster.pool.clone(), cluster.config.clone()),
+            cluster,
         }
     }
 
     /// Starts an in-process matcher (same database and prefix) until the env
     /// drops; returns the base URL of its ops routes.
     pub async fn spawn_matcher(&self) -> String {
-        let mut config = (*self.config).clone();
-        config.listen = Some("127.0.0.1:0".into());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(pinchwork_matcher::run(
-            Arc::new(config),
-            self.shutdown.clone(),
-            move |addr| {
-                let _ = tx.send(addr);
-            },
-        ));
-        let addr = rx.await.expect("matcher failed to start");
-        format!("http://{addr}")
+        self.start_service(Service::Matcher).await
     }
 
     /// Registers an agent with a good_at description.
@@ -166,24 +102,4 @@ impl TestEnv {
         .await
         .expect("ledger sum")
     }
-
-    /// Asserts the money invariants of design §2.
-    pub async fn assert_conservation(&self) {
-        assert_conservation(&self.pool).await;
-    }
-}
-
-/// Polls `check` every 100 ms until it returns true; panics after `secs`.
-pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..secs * 10 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
