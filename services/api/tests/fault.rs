@@ -1,23 +1,19 @@
 //! An api node that dies between commit and publish loses no event: another
 //! node's outbox sweeper publishes it (real binary, killed by fault injection).
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::StreamExt;
 use pinchwork_common::bus::Bus;
-use pinchwork_testkit::{Client, TestCluster, free_port};
+use pinchwork_testkit::{Client, TestCluster, free_port, metrics::wait_healthy};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
     // Healthy node, in-process.
     let cluster = TestCluster::spawn().await;
-    let (healthy, db, prefix) = (
-        &cluster.client,
-        &cluster.db_url,
-        &cluster.config.nats_prefix,
-    );
+    let healthy = &cluster.client;
     let poster = healthy.register("poster").await;
     let worker = healthy.register("worker").await;
     let task = healthy.post_task(&poster, "sum 2 and 2", 5).await;
@@ -25,30 +21,15 @@ async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
 
     // Faulty node: the real binary, exiting right after its next commit.
     let port = free_port();
-    let mut faulty = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinchwork-api"))
-        .env("DATABASE_URL", db)
-        .env("PINCHWORK_NATS_PREFIX", prefix)
+    let mut faulty = cluster
+        .command(env!("CARGO_BIN_EXE_pinchwork-api"))
         .env("PINCHWORK_LISTEN", format!("127.0.0.1:{port}"))
         .env("PINCHWORK_RATE_LIMIT_ENABLED", "false")
         .env("PINCHWORK_FAULT_EXIT_AFTER_COMMIT", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("start pinchwork-api");
     let faulty_client = Client::new(format!("http://127.0.0.1:{port}"));
-    for _ in 0..200 {
-        if faulty_client
-            .http
-            .get(format!("{}/health", faulty_client.base))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_healthy(&faulty_client.base, Duration::from_secs(60)).await;
     let delivered = faulty_client
         .http
         .post(format!("{}/v1/tasks/{task}/deliver", faulty_client.base))

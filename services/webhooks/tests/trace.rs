@@ -16,6 +16,7 @@ use axum::{Json, Router, body::Bytes, extract::State, routing::post};
 use pinchwork_testkit::{
     Agent, Client, eventually, free_port, fresh_database,
     hooks::{Received, Receiver},
+    metrics::wait_healthy,
     nats_prefix,
     sse::EventStream,
 };
@@ -158,19 +159,8 @@ async fn spawn(name: &str, db: &str, prefix: &str, collector: &Collector) -> (Ch
         .spawn()
         .unwrap_or_else(|e| panic!("start {name}: {e}"));
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + STEP;
-    loop {
-        let health = http.get(format!("{base}/health")).send().await;
-        if health.is_ok_and(|r| r.status().is_success()) {
-            return (child, base);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name} never became healthy"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_healthy(&base, STEP).await;
+    (child, base)
 }
 
 #[tokio::test]

@@ -48,6 +48,25 @@ pub async fn ready(base: &str) -> (u16, serde_json::Value) {
     (status, resp.json().await.expect("a JSON /ready body"))
 }
 
+/// Polls `<base>/health` until it answers a success (a process the test
+/// started is up); panics after `limit`.
+pub async fn wait_healthy(base: &str, limit: Duration) {
+    pinchwork_common::tls::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let health = http.get(format!("{base}/health")).send().await;
+        if health.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{base} never became healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Scrapes `base` until the sum of `name{labels}` reaches `min`; returns the
 /// scrape that showed it. Panics (with the last scrape) after a generous wait.
 pub async fn wait_for(base: &str, name: &str, labels: &[(&str, &str)], min: f64) -> Scrape {
