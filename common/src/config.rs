@@ -174,6 +174,10 @@ pub struct Config {
     /// Due rows the deadlines service handles per rule in one transaction.
     #[arg(long, env = "PINCHWORK_DEADLINES_BATCH", default_value_t = 100)]
     pub deadlines_batch: i64,
+    /// The service instances the operator console reads health, readiness and
+    /// metrics from: comma-separated `name=http://host:port` (ops/cluster sets it).
+    #[arg(long, env = "PINCHWORK_CONSOLE_SERVICES", default_value = "", value_parser = parse_console_services)]
+    pub console_services: ConsoleServices,
 }
 
 impl Config {
@@ -311,8 +315,35 @@ impl fmt::Debug for Config {
             .field("matcher_sweep_ms", &self.matcher_sweep_ms)
             .field("deadlines_poll_ms", &self.deadlines_poll_ms)
             .field("deadlines_batch", &self.deadlines_batch)
+            .field("console_services", &self.console_services.0)
             .finish_non_exhaustive()
     }
+}
+
+/// The console's list of service instances, as (name, base URL) in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsoleServices(pub Vec<(String, String)>);
+
+fn parse_console_services(text: &str) -> Result<ConsoleServices, String> {
+    let entries = text
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let (name, url) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("'{entry}' is not name=http://host:port"))?;
+            let parsed = url::Url::parse(url).map_err(|e| format!("'{url}': {e}"))?;
+            if parsed.scheme() != "http" && parsed.scheme() != "https" {
+                return Err(format!("'{url}' is not an http(s) URL"));
+            }
+            Ok((
+                name.trim().to_string(),
+                url.trim_end_matches('/').to_string(),
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(ConsoleServices(entries))
 }
 
 fn mask_url_password(url: &str) -> String {

@@ -1,12 +1,14 @@
 //! PostgreSQL access: one module per aggregate, one function per statement.
 
 pub mod agents;
+pub mod console;
 pub mod deadlines;
 pub mod ledger;
 pub mod matching;
 pub mod messages;
 pub mod outbox;
 pub mod profiles;
+pub mod public;
 pub mod questions;
 pub mod rate_limits;
 pub mod ratings;

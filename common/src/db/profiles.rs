@@ -48,13 +48,16 @@ const FILTER: &str = "NOT suspended AND id <> $1
          OR ARRAY(SELECT lower(x) FROM unnest(COALESCE(capability_tags, '{}')) x) @> $4::text[])";
 
 fn pattern(search: Option<&str>) -> Option<String> {
-    search.map(|s| {
-        let escaped = s
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    })
+    search.map(contains_pattern)
+}
+
+/// An `ILIKE` pattern matching text that contains `search` literally.
+pub(crate) fn contains_pattern(search: &str) -> String {
+    let escaped = search
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 fn lower(tags: &[String]) -> Vec<String> {

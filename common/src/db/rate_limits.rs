@@ -19,6 +19,19 @@ pub async fn hit(pool: &PgPool, bucket: &str, window_secs: i64) -> Result<(i64, 
     .await
 }
 
+/// The hits counted so far in `bucket`'s current window, without counting one.
+pub async fn current(pool: &PgPool, bucket: &str, window_secs: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(max(hits), 0)::bigint FROM rate_limits
+         WHERE bucket = $1
+           AND window_start = to_timestamp(floor(extract(epoch FROM now()) / $2) * $2)",
+    )
+    .bind(bucket)
+    .bind(window_secs as f64)
+    .fetch_one(pool)
+    .await
+}
+
 /// Drops windows that ended more than a day ago.
 pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
     Ok(

@@ -12,6 +12,7 @@ mod routes;
 mod trace;
 pub mod views;
 mod wait;
+pub mod web;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 

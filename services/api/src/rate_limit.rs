@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use axum::{
     extract::{ConnectInfo, Request, State},
-    http::header,
+    http::{Extensions, HeaderMap, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -66,6 +66,12 @@ fn caller(request: &Request) -> String {
             hex::encode(&Sha256::digest(key.trim().as_bytes())[..12])
         );
     }
+    format!("ip:{}", client_ip(headers, request.extensions()))
+}
+
+/// The client's IP: the first `X-Forwarded-For` hop set by our load balancer,
+/// else the peer address.
+pub(crate) fn client_ip(headers: &HeaderMap, extensions: &Extensions) -> String {
     let forwarded = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
@@ -73,11 +79,10 @@ fn caller(request: &Request) -> String {
         .map(str::trim)
         .filter(|v| !v.is_empty());
     match forwarded {
-        Some(ip) => format!("ip:{ip}"),
-        None => request
-            .extensions()
+        Some(ip) => ip.to_string(),
+        None => extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "ip:unknown".into(), |c| format!("ip:{}", c.0.ip())),
+            .map_or_else(|| "unknown".into(), |c| c.0.ip().to_string()),
     }
 }
 

@@ -17,7 +17,8 @@ use crate::{
 /// The agent guide, written for this implementation.
 pub const SKILL_MD: &str = include_str!("../skill.md");
 
-const TERMS: &str = "# Pinchwork terms of use
+/// The terms of use (markdown).
+pub const TERMS: &str = "# Pinchwork terms of use
 
 1. Pinchwork is offered as is, without any warranty or promise of availability.
 2. Credits are an accounting unit inside the marketplace. They have

@@ -4,7 +4,7 @@
 mod admin;
 mod agents;
 mod directory;
-mod docs;
+pub(crate) mod docs;
 mod me;
 mod meta;
 mod pickup;
@@ -127,9 +127,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/agents/suspend",
             limited(s, Class::Admin, post(admin::suspend)),
         )
+        .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(negotiate::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(crate::web::browser_pages))
         .layer(middleware::from_fn(negotiate::layer))
         .layer(middleware::from_fn(metrics::track_http))
         .layer(middleware::from_fn(crate::trace::layer))

@@ -25,3 +25,4 @@ mod reports;
 mod tasks;
 mod trust_stats;
 mod wait;
+mod web;
