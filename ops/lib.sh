@@ -91,3 +91,29 @@ ensure_nginx() {
   log "installing nginx (the load balancer)"
   apt_install nginx-light 2>/dev/null || apt_install nginx
 }
+
+# The browser tests drive Debian's Chromium with Playwright (npm
+# playwright-core, pinned in tests/cluster/browser/package-lock.json); no
+# browser is ever downloaded by npm.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  log "installing chromium (browser tests)"
+  apt_install chromium
+}
+
+ensure_node() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && return 0
+  log "installing nodejs and npm (browser tests)"
+  apt_install nodejs npm
+}
+
+# Installs the browser tests' npm packages into their local node_modules,
+# exactly as locked, when missing or older than the lock file.
+ensure_playwright() {
+  local dir=tests/cluster/browser
+  ensure_node
+  if [ ! -d "$dir/node_modules/playwright-core" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    log "installing the browser tests' npm packages (npm ci)"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >&2)
+  fi
+}

@@ -126,7 +126,7 @@ struct Asset {
     body: &'static str,
 }
 
-const ASSETS: [Asset; 2] = [
+const ASSETS: [Asset; 3] = [
     Asset {
         name: "site.css",
         content_type: "text/css; charset=utf-8",
@@ -136,6 +136,11 @@ const ASSETS: [Asset; 2] = [
         name: "site.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("assets/site.js"),
+    },
+    Asset {
+        name: "icon.svg",
+        content_type: "image/svg+xml",
+        body: include_str!("assets/icon.svg"),
     },
 ];
 
@@ -159,6 +164,11 @@ pub(crate) fn css_url() -> &'static str {
 /// URL of the script.
 pub(crate) fn js_url() -> &'static str {
     &ASSET_URLS[1]
+}
+
+/// URL of the icon.
+pub(crate) fn icon_url() -> &'static str {
+    &ASSET_URLS[2]
 }
 
 /// `GET /assets/{name}`: only the current digest's names exist.
