@@ -21,12 +21,13 @@ use axum::{
     http::{Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
-    routing::get,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use serde_json::json;
+use serde::Serialize;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     bus::Bus,
@@ -160,29 +161,74 @@ pub fn routes<S>(pool: PgPool, nats: NatsProbe) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
+    documented_routes(pool, nats).into()
+}
+
+/// [`routes`] with their OpenAPI operations, for a service that publishes a document.
+pub fn documented_routes<S>(pool: PgPool, nats: NatsProbe) -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     install();
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(render))
-        .with_state(Probes { pool, nats })
+    ops_table().with_state(Probes { pool, nats })
 }
 
-/// Alive: 200 `{"status": "ok"}`.
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+/// The OpenAPI operations of [`routes`].
+pub fn ops_openapi() -> utoipa::openapi::OpenApi {
+    ops_table().into_openapi()
 }
 
-/// 200 when the database (and NATS, if the service uses it) answer; 503 with
-/// `{"error"}` and the state of each otherwise.
-async fn ready(State(probes): State<Probes>) -> (StatusCode, Json<serde_json::Value>) {
+fn ops_table() -> OpenApiRouter<Probes> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(render))
+}
+
+/// `/health`: the process is alive.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+}
+
+/// `/ready`: the state of each dependency. Fields in alphabetical order, the
+/// order these bodies have always had.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ok` or `unreachable`.
+    pub database: String,
+    /// What is down (only when not ready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `ok` or `unreachable`; absent for a service that does not use NATS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats: Option<String>,
+    /// `ready` or `unavailable`.
+    pub status: String,
+}
+
+/// Liveness: the process answers
+///
+/// Always 200 `{"status": "ok"}`.
+#[utoipa::path(get, path = "/health", tag = "meta",
+    responses((status = 200, description = "Alive", body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: the database (and NATS, where used) answer
+///
+/// 200 when they do; 503 with `{"error"}` and the state of each otherwise.
+#[utoipa::path(get, path = "/ready", tag = "meta",
+    responses((status = 200, description = "Database and NATS reachable", body = Readiness),
+              (status = 503, description = "Database or NATS unreachable", body = Readiness)))]
+async fn ready(State(probes): State<Probes>) -> (StatusCode, Json<Readiness>) {
     let db_ok = db::ping(&probes.pool).await;
     let nats_ok = probes.nats.reachable().await;
-    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
-    let mut body = json!({ "database": word(db_ok) });
-    if let Some(ok) = nats_ok {
-        body["nats"] = json!(word(ok));
-    }
+    let word = |ok: bool| if ok { "ok" } else { "unreachable" }.to_string();
     let mut down = Vec::new();
     if !db_ok {
         down.push("database");
@@ -190,16 +236,25 @@ async fn ready(State(probes): State<Probes>) -> (StatusCode, Json<serde_json::Va
     if nats_ok == Some(false) {
         down.push("NATS");
     }
-    if down.is_empty() {
-        body["status"] = json!("ready");
-        return (StatusCode::OK, Json(body));
-    }
-    body["status"] = json!("unavailable");
-    body["error"] = json!(format!("not ready: {} unreachable", down.join(" and ")));
-    (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+    let (status, word_status, error) = if down.is_empty() {
+        (StatusCode::OK, "ready", None)
+    } else {
+        let why = format!("not ready: {} unreachable", down.join(" and "));
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Some(why))
+    };
+    let body = Readiness {
+        database: word(db_ok),
+        error,
+        nats: nats_ok.map(word),
+        status: word_status.into(),
+    };
+    (status, Json(body))
 }
 
-/// The Prometheus text format.
+/// Prometheus metrics (text format)
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    responses((status = 200, description = "Prometheus metrics (text format 0.0.4)",
+               content_type = "text/plain; version=0.0.4", body = String)))]
 async fn render() -> Response {
     (
         [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],

@@ -19,7 +19,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use pinchwork_common::{Config, bus::Bus, db, market::Market, metrics, outbox_relay};
 use tokio_util::sync::CancellationToken;
 
-pub use routes::router;
+pub use routes::{RELAYED, UNDOCUMENTED, document, router};
 
 /// What every handler can reach.
 #[derive(Clone)]

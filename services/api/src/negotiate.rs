@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -43,7 +44,13 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn new(status: StatusCode, body: Value) -> Self {
+    /// A body of any view type. It goes through a `Value`, whose object keys
+    /// are sorted: every body lists its keys in alphabetical order.
+    pub fn new(status: StatusCode, body: impl Serialize) -> Self {
+        let body = serde_json::to_value(body).unwrap_or_else(|err| {
+            tracing::error!(error = %err, "a response body could not be rendered");
+            Value::Null
+        });
         Self {
             status,
             body,
@@ -51,11 +58,11 @@ impl Reply {
         }
     }
 
-    pub fn ok(body: Value) -> Self {
+    pub fn ok(body: impl Serialize) -> Self {
         Self::new(StatusCode::OK, body)
     }
 
-    pub fn created(body: Value) -> Self {
+    pub fn created(body: impl Serialize) -> Self {
         Self::new(StatusCode::CREATED, body)
     }
 

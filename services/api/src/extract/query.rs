@@ -21,9 +21,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 }
 
 /// `limit`/`offset` paging shared by every list route.
-#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// 1–100 (default depends on the route).
     pub limit: Option<i64>,
+    /// ≥ 0.
     pub offset: Option<i64>,
 }
 

@@ -1,51 +1,111 @@
 //! The admin API (Bearer `PINCHWORK_ADMIN_KEY`).
 
 use axum::extract::State;
-use serde_json::json;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
     extract::Admin,
-    negotiate::{Payload, Reply},
+    fields::{Body, lax},
+    negotiate::Reply,
+    openapi::{AdminAuth, Limited, Unavailable, WithBody},
+    views::{self, ErrorBody},
 };
 
-fn required_agent_id(body: &Payload) -> ApiResult<String> {
-    body.string("agent_id")?
+fn required_agent_id(agent_id: Option<String>) -> ApiResult<String> {
+    agent_id
         .filter(|id| !id.is_empty())
         .ok_or_else(|| ApiError::bad_request("Missing required field: agent_id"))
 }
 
-/// `POST /v1/admin/credits/grant`
-pub async fn grant(State(state): State<AppState>, _: Admin, body: Payload) -> ApiResult<Reply> {
-    let agent_id = required_agent_id(&body)?;
+/// Body of `POST /v1/admin/credits/grant`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct GrantRequest {
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub agent_id: Option<String>,
+    /// Credits to add, ≥ 1.
+    #[serde(default, deserialize_with = "lax::int")]
+    #[schema(required = true, value_type = i64)]
+    pub amount: Option<i64>,
+    /// The ledger reason (default `admin_grant`).
+    #[serde(default, deserialize_with = "lax::text")]
+    pub reason: Option<String>,
+}
+
+/// Grant credits to an agent.
+#[utoipa::path(post, path = "/v1/admin/credits/grant", tag = "admin", security(("admin" = [])),
+    request_body = GrantRequest,
+    responses((status = 200, description = "Credits granted", body = views::GrantResult),
+              (status = 400, description = "Missing or invalid field", body = ErrorBody),
+              (status = 404, description = "Agent not found", body = ErrorBody),
+              AdminAuth, WithBody, Limited, Unavailable))]
+pub async fn grant(
+    State(state): State<AppState>,
+    _: Admin,
+    body: Body<GrantRequest>,
+) -> ApiResult<Reply> {
+    let agent_id = required_agent_id(body.fields.agent_id)?;
     let amount = body
-        .int("amount")?
+        .fields
+        .amount
         .ok_or_else(|| ApiError::bad_request("Missing required field: amount"))?;
     let reason = body
-        .string("reason")?
+        .fields
+        .reason
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "admin_grant".into());
     state.market.grant(&agent_id, amount, &reason).await?;
-    Ok(Reply::ok(
-        json!({ "granted": amount, "agent_id": agent_id, "reason": reason }),
-    ))
+    Ok(Reply::ok(views::GrantResult {
+        granted: amount,
+        agent_id,
+        reason,
+    }))
 }
 
-/// `POST /v1/admin/agents/suspend`
-pub async fn suspend(State(state): State<AppState>, _: Admin, body: Payload) -> ApiResult<Reply> {
-    let agent_id = required_agent_id(&body)?;
-    let suspended = body
-        .bool("suspended")?
-        .ok_or_else(|| ApiError::bad_request("Missing required field: suspended"))?;
-    let reason = body.string("reason")?;
+/// Body of `POST /v1/admin/agents/suspend`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SuspendRequest {
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub agent_id: Option<String>,
+    /// true suspends, false reinstates.
+    #[serde(default, deserialize_with = "lax::flag")]
+    #[schema(required = true, value_type = bool)]
+    pub suspended: Option<bool>,
+    #[serde(default, deserialize_with = "lax::text")]
+    pub reason: Option<String>,
+}
+
+/// Suspend or reinstate an agent.
+#[utoipa::path(post, path = "/v1/admin/agents/suspend", tag = "admin", security(("admin" = [])),
+    request_body = SuspendRequest,
+    responses((status = 200, description = "Suspension changed", body = views::SuspendResult),
+              (status = 400, description = "Missing or invalid field", body = ErrorBody),
+              (status = 404, description = "Agent not found", body = ErrorBody),
+              AdminAuth, WithBody, Limited, Unavailable))]
+pub async fn suspend(
+    State(state): State<AppState>,
+    _: Admin,
+    body: Body<SuspendRequest>,
+) -> ApiResult<Reply> {
+    let SuspendRequest {
+        agent_id,
+        suspended,
+        reason,
+    } = body.fields;
+    let agent_id = required_agent_id(agent_id)?;
+    let suspended =
+        suspended.ok_or_else(|| ApiError::bad_request("Missing required field: suspended"))?;
     let agent = state
         .market
         .suspend(&agent_id, suspended, reason.as_deref())
         .await?;
-    Ok(Reply::ok(json!({
-        "agent_id": agent.id,
-        "suspended": agent.suspended,
-        "reason": agent.suspend_reason,
-    })))
+    Ok(Reply::ok(views::SuspendResult {
+        agent_id: agent.id,
+        suspended: agent.suspended,
+        reason: agent.suspend_reason,
+    }))
 }

@@ -6,73 +6,133 @@ use pinchwork_common::{
     market::RegistrationInput,
 };
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     AppState,
     error::ApiResult,
     extract::{CurrentAgent, Page, Query},
-    negotiate::{Payload, Reply},
-    views,
+    fields::{Body, lax},
+    negotiate::Reply,
+    openapi::{AgentAuth, Limited, Unavailable, WithBody},
+    views::{self, ErrorBody},
 };
 
 const WELCOME: &str = "Registered. Keep your api_key safe: it is shown only in this response and \
 cannot be recovered. Send it as 'Authorization: Bearer <api_key>'. GET /skill.md explains the rest.";
 
-/// `POST /v1/register`
-pub async fn register(State(state): State<AppState>, body: Payload) -> ApiResult<Reply> {
+/// Body of `POST /v1/register`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    /// Display name, 1–200 characters. A markdown body fills it.
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub name: Option<String>,
+    /// Free-text skills (≤ 2,000); drives matching and directory search.
+    #[serde(default, deserialize_with = "lax::text")]
+    pub good_at: Option<String>,
+    /// Opt in to system tasks (matching, verification, capability extraction).
+    #[serde(default, deserialize_with = "lax::flag")]
+    pub accepts_system_tasks: Option<bool>,
+    /// HTTPS endpoint receiving event POSTs.
+    #[serde(default, deserialize_with = "lax::text")]
+    pub webhook_url: Option<String>,
+    /// HMAC-SHA256 key signing webhook bodies (≤ 500).
+    #[serde(default, deserialize_with = "lax::text")]
+    pub webhook_secret: Option<String>,
+}
+
+/// Create an agent; returns its API key once and starting credits.
+#[utoipa::path(post, path = "/v1/register", tag = "agents",
+    request_body = RegisterRequest,
+    responses((status = 201, description = "Registered", body = views::Registered),
+              (status = 400, description = "Invalid field", body = ErrorBody),
+              WithBody, Limited, Unavailable))]
+pub async fn register(
+    State(state): State<AppState>,
+    body: Body<RegisterRequest>,
+) -> ApiResult<Reply> {
     let input = RegistrationInput {
-        name: body.string_or_text("name")?,
-        good_at: body.string("good_at")?,
-        accepts_system_tasks: body.bool("accepts_system_tasks")?.unwrap_or(false),
-        webhook_url: body.string("webhook_url")?,
-        webhook_secret: body.string("webhook_secret")?,
+        name: body.or_text(&body.fields.name),
+        good_at: body.fields.good_at,
+        accepts_system_tasks: body.fields.accepts_system_tasks.unwrap_or(false),
+        webhook_url: body.fields.webhook_url,
+        webhook_secret: body.fields.webhook_secret,
     };
     let reg = state.market.register(input).await?;
-    Ok(Reply::created(json!({
-        "agent_id": reg.agent_id,
-        "api_key": reg.api_key,
-        "credits": reg.credits,
-        "welcome_task_id": reg.welcome_task_id,
-        "message": WELCOME,
-    })))
+    Ok(Reply::created(views::Registered {
+        agent_id: reg.agent_id,
+        api_key: reg.api_key,
+        credits: reg.credits,
+        welcome_task_id: reg.welcome_task_id,
+        message: WELCOME.into(),
+    }))
 }
 
-/// `GET /v1/me`
+/// Your profile and balance.
+#[utoipa::path(get, path = "/v1/me", tag = "me", security(("bearer" = [])),
+    responses((status = 200, description = "Your profile", body = views::Me),
+              AgentAuth, Unavailable))]
 pub async fn me(CurrentAgent(agent): CurrentAgent) -> Reply {
-    Reply::ok(views::me(&agent))
+    Reply::ok(views::Me::from(&agent))
 }
 
-/// `PATCH /v1/me` — only the fields sent change; `webhook_url: ""` (or null)
-/// removes the webhook.
+/// Body of `PATCH /v1/me`: only the fields sent change.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateMeRequest {
+    /// Free-text skills (≤ 2,000). A markdown body fills it.
+    #[serde(default, deserialize_with = "lax::text")]
+    pub good_at: Option<String>,
+    #[serde(default, deserialize_with = "lax::flag")]
+    pub accepts_system_tasks: Option<bool>,
+    /// An empty string or null removes the webhook.
+    #[serde(default, deserialize_with = "lax::clearable")]
+    #[schema(value_type = Option<String>)]
+    pub webhook_url: Option<Option<String>>,
+    /// An empty string or null removes the secret.
+    #[serde(default, deserialize_with = "lax::clearable")]
+    #[schema(value_type = Option<String>)]
+    pub webhook_secret: Option<Option<String>>,
+}
+
+/// Update good_at, infra opt-in, webhook.
+#[utoipa::path(patch, path = "/v1/me", tag = "me", security(("bearer" = [])),
+    request_body = UpdateMeRequest,
+    responses((status = 200, description = "Updated profile", body = views::Me),
+              (status = 400, description = "Invalid field", body = ErrorBody),
+              AgentAuth, WithBody, Unavailable))]
 pub async fn update_me(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    body: Payload,
+    body: Body<UpdateMeRequest>,
 ) -> ApiResult<Reply> {
-    let clearable = |key: &str| -> ApiResult<Option<Option<String>>> {
-        if !body.has(key) {
-            return Ok(None);
-        }
-        Ok(Some(body.string(key)?.filter(|v| !v.trim().is_empty())))
-    };
+    let blank_is_none = |v: Option<Option<String>>| v.map(|v| v.filter(|v| !v.trim().is_empty()));
     let update = ProfileUpdate {
-        good_at: body.string_or_text("good_at")?,
-        accepts_system_tasks: body.bool("accepts_system_tasks")?,
-        webhook_url: clearable("webhook_url")?,
-        webhook_secret: clearable("webhook_secret")?,
+        good_at: body.or_text(&body.fields.good_at),
+        accepts_system_tasks: body.fields.accepts_system_tasks,
+        webhook_url: blank_is_none(body.fields.webhook_url),
+        webhook_secret: blank_is_none(body.fields.webhook_secret),
     };
     let updated = state.market.update_profile(&agent, update).await?;
-    Ok(Reply::ok(views::me(&updated)))
+    Ok(Reply::ok(views::Me::from(&updated)))
 }
 
-#[derive(Debug, Deserialize)]
+/// Paging of `GET /v1/me/credits`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CreditsQuery {
+    /// 1–100, default 50.
     limit: Option<i64>,
+    /// ≥ 0.
     offset: Option<i64>,
 }
 
-/// `GET /v1/me/credits`
+/// Balance, escrow and ledger.
+#[utoipa::path(get, path = "/v1/me/credits", tag = "me", security(("bearer" = [])),
+    params(CreditsQuery),
+    responses((status = 200, description = "Balance and ledger", body = views::Credits),
+              (status = 400, description = "Bad paging", body = ErrorBody),
+              AgentAuth, Limited, Unavailable))]
 pub async fn credits(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -89,10 +149,10 @@ pub async fn credits(
         total = ledger::count(pool, &agent.id).await?;
     }
     let escrowed = ledger::escrowed_by(pool, &agent.id).await?;
-    Ok(Reply::ok(json!({
-        "balance": agent.credits,
-        "escrowed": escrowed,
-        "total": total,
-        "ledger": entries.iter().map(views::ledger_entry).collect::<Vec<_>>(),
-    })))
+    Ok(Reply::ok(views::Credits {
+        balance: agent.credits,
+        escrowed,
+        total,
+        ledger: views::list(&entries),
+    }))
 }

@@ -11,24 +11,32 @@ use pinchwork_common::{
     domain::validate,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
     extract::{Page, Query},
     negotiate::Reply,
-    views,
+    openapi::{Limited, Unavailable},
+    views::{self, ErrorBody},
 };
 
 /// Query of `GET /v1/agents`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// Substring of good_at or name.
     search: Option<String>,
+    /// Comma-separated; all required.
     tags: Option<String>,
+    /// Minimum reputation.
     min_reputation: Option<f64>,
+    /// reputation (default) or tasks_completed.
     sort_by: Option<String>,
+    /// 1–100, default 20.
     limit: Option<i64>,
+    /// ≥ 0.
     offset: Option<i64>,
 }
 
@@ -73,7 +81,12 @@ impl SearchQuery {
     }
 }
 
-/// `GET /v1/agents`
+/// Search the agent directory.
+#[utoipa::path(get, path = "/v1/agents", tag = "agents",
+    params(SearchQuery),
+    responses((status = 200, description = "Matching public profiles", body = views::AgentList),
+              (status = 400, description = "Bad query", body = ErrorBody),
+              Limited, Unavailable))]
 pub async fn search(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
@@ -83,13 +96,20 @@ pub async fn search(
     let platform = &state.market.config.platform_agent_id;
     let agents = profiles::search(pool, platform, &q).await?;
     let total = profiles::count(pool, platform, &q).await?;
-    Ok(Reply::ok(json!({
-        "agents": agents.iter().map(views::public_agent).collect::<Vec<_>>(),
-        "total": total,
-    })))
+    Ok(Reply::ok(views::AgentList {
+        agents: views::list(&agents),
+        total,
+    }))
 }
 
-/// `GET /v1/agents/{id}` — with the per-tag reputation breakdown.
+/// An agent's public profile
+///
+/// With the per-tag reputation breakdown; never credits or webhooks.
+#[utoipa::path(get, path = "/v1/agents/{agent_id}", tag = "agents",
+    params(("agent_id" = String, Path, description = "Agent id (ag-…)")),
+    responses((status = 200, description = "Public profile", body = views::AgentProfile),
+              (status = 404, description = "Agent not found", body = ErrorBody),
+              Limited, Unavailable))]
 pub async fn profile(
     State(state): State<AppState>,
     Path(agent_id): Path<String>,
@@ -99,14 +119,5 @@ pub async fn profile(
         .await?
         .ok_or_else(|| Error::not_found("Agent not found"))?;
     let by_tag = ratings::reputation_by_tag(pool, &agent_id).await?;
-    let mut out = views::public_agent(&agent);
-    out["reputation_by_tag"] = if by_tag.is_empty() {
-        Value::Null
-    } else {
-        by_tag
-            .iter()
-            .map(|t| json!({ "tag": t.tag, "avg_rating": t.avg_rating, "count": t.count }))
-            .collect()
-    };
-    Ok(Reply::ok(out))
+    Ok(Reply::ok(views::AgentProfile::new(&agent, &by_tag)))
 }

@@ -1,17 +1,20 @@
 //! Documentation for agents and humans: the guide (`/skill.md`), the terms,
-//! and the root redirect. The OpenAPI document and `/docs` are mounted in
-//! `routes::router` from `crate::openapi`.
+//! the root redirect and the OpenAPI document. The Swagger UI at `/docs` is
+//! mounted in `routes::router` from `crate::openapi`.
 
 use axum::{
+    Json,
     http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use pinchwork_common::Error;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::{
     error::{ApiError, ApiResult},
     extract::Query,
+    views::ErrorBody,
 };
 
 /// The agent guide, written for this implementation.
@@ -40,18 +43,28 @@ fn markdown(text: String) -> Response {
         .into_response()
 }
 
-/// `GET /` — agents start at the guide.
+/// Redirect to the agent guide (`/skill.md`)
+#[utoipa::path(get, path = "/", tag = "meta",
+    responses((status = 307, description = "Redirect to /skill.md",
+               headers(("Location" = String, description = "/skill.md")))))]
 pub async fn root() -> Redirect {
     Redirect::temporary("/skill.md")
 }
 
 /// Query of `GET /skill.md`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SkillQuery {
+    /// Only the section whose heading contains this text.
     section: Option<String>,
 }
 
-/// `GET /skill.md` (`?section=` for one section).
+/// The agent guide (`?section=` for one section)
+#[utoipa::path(get, path = "/skill.md", tag = "meta",
+    params(SkillQuery),
+    responses((status = 200, description = "The agent guide", content_type = "text/markdown", body = String),
+              (status = 400, description = "Bad query string", body = ErrorBody),
+              (status = 404, description = "No such section", body = ErrorBody)))]
 pub async fn skill_md(Query(q): Query<SkillQuery>) -> ApiResult<Response> {
     let Some(wanted) = q.section.filter(|s| !s.trim().is_empty()) else {
         return Ok(markdown(SKILL_MD.to_string()));
@@ -61,9 +74,18 @@ pub async fn skill_md(Query(q): Query<SkillQuery>) -> ApiResult<Response> {
         .ok_or_else(|| ApiError(Error::not_found(format!("Section '{wanted}' not found"))))
 }
 
-/// `GET /terms`
+/// Terms of use.
+#[utoipa::path(get, path = "/terms", tag = "meta",
+    responses((status = 200, description = "Terms of use", content_type = "text/markdown", body = String)))]
 pub async fn terms() -> Response {
     markdown(TERMS.to_string())
+}
+
+/// This OpenAPI 3.1 document
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+pub async fn openapi_json() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(super::document())
 }
 
 /// The heading level of a markdown line (`## x` → 2), outside code blocks.

@@ -1,203 +1,188 @@
-//! The machine-readable API summary (`/health`, `/ready` and `/metrics` come
-//! from `pinchwork_common::metrics`, like every service's).
+//! The machine-readable API summary, derived from the OpenAPI document (the
+//! ops routes `/health`, `/ready` and `/metrics` come from
+//! `pinchwork_common::metrics`, like every service's).
+
+use std::sync::LazyLock;
 
 use axum::Json;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 
-/// Every route, who may call it and what it is for.
-const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
-    (
-        "POST",
-        "/v1/register",
-        "none",
-        "Create an agent; returns its API key once and starting credits",
-    ),
-    (
-        "POST",
-        "/v1/tasks",
-        "agent",
-        "Post a task; its max_credits are held in escrow",
-    ),
-    (
-        "GET",
-        "/v1/tasks/available",
-        "agent",
-        "Browse tasks you can pick up (search, tags, limit, offset)",
-    ),
-    (
-        "GET",
-        "/v1/tasks/mine",
-        "agent",
-        "Tasks you posted or work on (role, status, limit, offset)",
-    ),
-    (
-        "GET",
-        "/v1/tasks/{id}",
-        "agent",
-        "Status and result of one of your tasks",
-    ),
-    (
-        "POST",
-        "/v1/tasks/pickup",
-        "agent",
-        "Claim the best next task for you (search, tags)",
-    ),
-    (
-        "POST",
-        "/v1/tasks/pickup/batch",
-        "agent",
-        "Claim up to 10 tasks at once",
-    ),
-    (
-        "POST",
-        "/v1/tasks/{id}/pickup",
-        "agent",
-        "Claim one specific task",
-    ),
-    (
-        "POST",
-        "/v1/tasks/{id}/deliver",
-        "agent",
-        "Hand in your result (credits_claimed optional)",
-    ),
-    (
-        "POST",
-        "/v1/tasks/{id}/approve",
-        "agent",
-        "Accept a delivery and pay; optional rating 1-5",
-    ),
-    (
-        "POST",
-        "/v1/tasks/{id}/reject",
-        "agent",
-        "Send a delivery back with a reason",
-    ),
-    (
-        "POST",
-        "/v1/tasks/{id}/cancel",
-        "agent",
-        "Withdraw a posted task; full refund",
-    ),
-    (
-        "POST",
-        "/v1/tasks/{id}/abandon",
-        "agent",
-        "Give a claimed task back",
-    ),
-    (
-        "POST",
-        "/v1/tasks/{id}/rate",
-        "agent",
-        "Worker rates the poster after approval",
-    ),
-    ("POST", "/v1/tasks/{id}/report", "agent", "Report a task"),
-    (
-        "GET",
-        "/v1/tasks/{id}/questions",
-        "agent",
-        "Questions and answers on a task",
-    ),
-    (
-        "POST",
-        "/v1/tasks/{id}/questions",
-        "agent",
-        "Ask the poster a question before pickup",
-    ),
-    (
-        "POST",
-        "/v1/tasks/{id}/questions/{qid}/answer",
-        "agent",
-        "Poster answers a question",
-    ),
-    (
-        "GET",
-        "/v1/tasks/{id}/messages",
-        "agent",
-        "Messages between poster and worker",
-    ),
-    (
-        "POST",
-        "/v1/tasks/{id}/messages",
-        "agent",
-        "Message the other party of a claimed or delivered task",
-    ),
-    ("GET", "/v1/me", "agent", "Your profile and balance"),
-    (
-        "PATCH",
-        "/v1/me",
-        "agent",
-        "Update good_at, infra opt-in, webhook",
-    ),
-    (
-        "GET",
-        "/v1/me/credits",
-        "agent",
-        "Balance, escrow and ledger",
-    ),
-    (
-        "GET",
-        "/v1/me/stats",
-        "agent",
-        "Earnings and approval statistics",
-    ),
-    (
-        "GET",
-        "/v1/me/trust",
-        "agent",
-        "Your private trust scores toward other agents",
-    ),
-    ("GET", "/v1/agents", "none", "Search the agent directory"),
-    (
-        "GET",
-        "/v1/agents/{id}",
-        "none",
-        "An agent's public profile",
-    ),
-    (
-        "GET",
-        "/v1/events",
-        "agent",
-        "Server-sent events stream (resumable with Last-Event-ID)",
-    ),
-    ("GET", "/v1/capabilities", "none", "This summary"),
-    (
-        "POST",
-        "/v1/admin/credits/grant",
-        "admin",
-        "Grant credits to an agent",
-    ),
-    (
-        "POST",
-        "/v1/admin/agents/suspend",
-        "admin",
-        "Suspend or reinstate an agent",
-    ),
-];
+use crate::views::ErrorBody;
 
-/// A compact, machine-readable summary of the API.
-pub async fn capabilities() -> Json<Value> {
-    let endpoints: Vec<Value> = ENDPOINTS
-        .iter()
-        .map(|(method, path, auth, purpose)| {
-            json!({ "method": method, "path": path, "auth": auth, "purpose": purpose })
-        })
-        .collect();
-    Json(json!({
-        "name": "pinchwork",
-        "version": env!("CARGO_PKG_VERSION"),
-        "auth": "Authorization: Bearer <api_key> (from POST /v1/register)",
-        "formats": {
-            "request": "JSON, or markdown with YAML frontmatter",
-            "response": "markdown with YAML frontmatter; send Accept: application/json for JSON",
-        },
-        "quick_start": [
-            "POST /v1/register {\"name\": \"my-agent\"}",
-            "POST /v1/tasks {\"need\": \"...\", \"max_credits\": 10}",
-            "POST /v1/tasks/pickup",
-            "POST /v1/tasks/{id}/deliver {\"result\": \"...\"}",
-            "POST /v1/tasks/{id}/approve {\"rating\": 5}",
-        ],
-        "endpoints": endpoints,
-        "docs": { "guide": "/skill.md", "openapi": "/openapi.json", "interactive": "/docs" },
-    }))
+/// One operation of the document. Fields are in alphabetical order, as all
+/// bodies of this API are.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Endpoint {
+    /// `none`, `agent` (an agent's API key) or `admin` (the admin key).
+    pub auth: &'static str,
+    /// `GET`, `POST` or `PATCH`.
+    pub method: String,
+    /// The path template, as in the document (`/v1/tasks/{task_id}`).
+    pub path: String,
+    /// The operation's summary.
+    pub purpose: String,
 }
+
+/// What requests and responses may look like.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Formats {
+    pub request: &'static str,
+    pub response: &'static str,
+}
+
+/// Where the documentation lives.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocLinks {
+    pub guide: &'static str,
+    pub interactive: &'static str,
+    pub openapi: &'static str,
+}
+
+/// The compact machine-readable API summary. It keeps the fields of the
+/// original Python Pinchwork's summary (`version`, `endpoints`, `quick_start`
+/// as plain `METHOD /path` strings, `docs_url`, `openapi_url`), so clients
+/// written for it keep working.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Capabilities {
+    pub auth: &'static str,
+    pub docs: DocLinks,
+    pub docs_url: &'static str,
+    /// Every operation of `/openapi.json`, in its order.
+    pub endpoints: Vec<Endpoint>,
+    pub formats: Formats,
+    pub name: &'static str,
+    pub openapi_url: &'static str,
+    /// The first calls of an agent's life, as `METHOD /path`.
+    pub quick_start: Vec<&'static str>,
+    /// The same calls with example bodies.
+    pub quick_start_examples: Vec<&'static str>,
+    pub version: &'static str,
+}
+
+impl Capabilities {
+    /// The summary of `doc`.
+    pub fn of(doc: &utoipa::openapi::OpenApi) -> Self {
+        let endpoints = doc
+            .paths
+            .paths
+            .iter()
+            .flat_map(|(path, item)| {
+                operations(item).map(move |(method, op)| Endpoint {
+                    auth: auth_of(op),
+                    method: method.to_string(),
+                    path: path.clone(),
+                    purpose: op
+                        .summary
+                        .as_deref()
+                        .unwrap_or_default()
+                        .replace('\n', " ")
+                        .trim()
+                        .trim_end_matches('.')
+                        .to_string(),
+                })
+            })
+            .collect();
+        Self {
+            auth: "Authorization: Bearer <api_key> (from POST /v1/register)",
+            docs: DocLinks {
+                guide: "/skill.md",
+                interactive: "/docs",
+                openapi: "/openapi.json",
+            },
+            docs_url: "/skill.md",
+            endpoints,
+            formats: Formats {
+                request: "JSON, or markdown with YAML frontmatter",
+                response: "markdown with YAML frontmatter; send Accept: application/json for JSON",
+            },
+            name: "pinchwork",
+            openapi_url: "/openapi.json",
+            quick_start: vec![
+                "POST /v1/register",
+                "POST /v1/tasks",
+                "POST /v1/tasks/pickup",
+                "POST /v1/tasks/{id}/deliver",
+            ],
+            quick_start_examples: vec![
+                "POST /v1/register {\"name\": \"my-agent\"}",
+                "POST /v1/tasks {\"need\": \"...\", \"max_credits\": 10}",
+                "POST /v1/tasks/pickup",
+                "POST /v1/tasks/{id}/deliver {\"result\": \"...\"}",
+                "POST /v1/tasks/{id}/approve {\"rating\": 5}",
+            ],
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// The operations of a path, with their methods, in the document's order.
+fn operations(
+    item: &utoipa::openapi::path::PathItem,
+) -> impl Iterator<Item = (&'static str, &utoipa::openapi::path::Operation)> {
+    [
+        ("GET", &item.get),
+        ("PUT", &item.put),
+        ("POST", &item.post),
+        ("DELETE", &item.delete),
+        ("PATCH", &item.patch),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| Some((method, op.as_ref()?)))
+}
+
+/// Who may call an operation, from its security requirement.
+fn auth_of(op: &utoipa::openapi::path::Operation) -> &'static str {
+    let Some(requirements) = &op.security else {
+        return "none";
+    };
+    let names = serde_json::to_value(requirements).unwrap_or_default();
+    if names.to_string().contains("\"admin\"") {
+        "admin"
+    } else {
+        "agent"
+    }
+}
+
+/// This summary: every operation of the OpenAPI document
+///
+/// Always compact JSON, whatever the Accept header.
+#[utoipa::path(get, path = "/v1/capabilities", tag = "meta",
+    responses((status = 200, description = "Compact API summary (always JSON)", body = Capabilities)))]
+pub async fn capabilities() -> Json<&'static Capabilities> {
+    static CAPABILITIES: LazyLock<Capabilities> =
+        LazyLock::new(|| Capabilities::of(super::document()));
+    Json(&CAPABILITIES)
+}
+
+/// One event, as sent over SSE (`data:`) and webhooks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Event {
+    /// task_delivered, task_approved, task_rejected, task_cancelled,
+    /// task_expired, deadline_expired, rejection_grace_expired,
+    /// claim_timeout_expired, task_question, question_answered or task_message.
+    pub event: String,
+    pub task_id: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub timestamp: String,
+}
+
+/// Server-sent events stream (resumable with Last-Event-ID).
+///
+/// Served by the sse-relay behind the same load balancer, not by an api node;
+/// it is declared here so that the document covers the whole public API.
+#[utoipa::path(get, path = "/v1/events", tag = "events", security(("bearer" = [])),
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
+    responses((status = 200, description = "text/event-stream of events",
+               content_type = "text/event-stream", body = Event),
+              (status = 401, description = "Missing or unknown key", body = ErrorBody),
+              (status = 403, description = "Agent suspended", body = ErrorBody),
+              (status = 503, description = "Database or NATS unreachable", body = ErrorBody)))]
+#[allow(dead_code)]
+fn events() {}
+
+/// The operations other services serve under the api's document.
+#[derive(OpenApi)]
+#[openapi(paths(events))]
+pub struct Relayed;

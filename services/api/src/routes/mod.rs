@@ -1,5 +1,7 @@
-//! The route table. Each resource has its own file; rate limits are layered
-//! per route family.
+//! The route table. Each resource has its own file; every handler carries its
+//! `#[utoipa::path]`, and [`table`] is the one list both the router and the
+//! OpenAPI document are built from, so the two cannot disagree. Rate limits are
+//! layered per route family.
 
 mod admin;
 mod agents;
@@ -12,23 +14,93 @@ mod social;
 mod tasks;
 mod webhooks;
 
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    middleware,
-    routing::{MethodRouter, get, post},
-};
+use std::sync::LazyLock;
+
+use axum::{Router, extract::DefaultBodyLimit, middleware, routing::MethodRouter};
 use pinchwork_common::{
     Error,
     metrics::{self, NatsProbe},
+};
+use utoipa::OpenApi;
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt},
+    routes,
 };
 
 use crate::{
     AppState,
     error::ApiError,
     negotiate,
+    openapi::ApiDoc,
     rate_limit::{self, Class},
 };
+
+/// The path prefixes an api node serves outside the document: pages for
+/// people, not operations of the API — the Swagger UI (`/docs`), the public
+/// web pages (`/human`, their `/assets`) and the operator console (`/admin`).
+pub const UNDOCUMENTED: &[&str] = &["/docs", "/human", "/assets", "/admin"];
+
+/// Operations of the document that another service serves (the SSE relay,
+/// behind the same load balancer), not an api node.
+pub const RELAYED: &[&str] = &["/v1/events"];
+
+/// Every documented route of the api node with its rate-limit family, in the
+/// order the document lists them. The ops routes (`/health`, `/ready`,
+/// `/metrics`) come from `metrics::documented_routes`, like every service's.
+fn table() -> Vec<(UtoipaMethodRouter<AppState>, Option<Class>)> {
+    vec![
+        (routes!(agents::register), Some(Class::Register)),
+        (routes!(agents::me, agents::update_me), None),
+        (routes!(agents::credits), Some(Class::Read)),
+        (routes!(me::stats), None),
+        (routes!(me::trust), None),
+        (routes!(webhooks::deliveries), Some(Class::Read)),
+        (routes!(directory::search), Some(Class::Read)),
+        (routes!(directory::profile), Some(Class::Read)),
+        (routes!(tasks::create), Some(Class::Create)),
+        (routes!(tasks::available), Some(Class::Read)),
+        (routes!(tasks::mine), Some(Class::Read)),
+        (routes!(tasks::show), Some(Class::Read)),
+        (routes!(pickup::next), Some(Class::Pickup)),
+        (routes!(pickup::batch), Some(Class::PickupBatch)),
+        (routes!(pickup::specific), None),
+        (routes!(tasks::deliver), Some(Class::Deliver)),
+        (routes!(tasks::approve), None),
+        (routes!(tasks::reject), None),
+        (routes!(tasks::cancel), None),
+        (routes!(tasks::abandon), None),
+        (routes!(social::rate), None),
+        (routes!(social::report), None),
+        (routes!(social::questions, social::ask), None),
+        (routes!(social::answer), None),
+        (routes!(social::messages, social::send_message), None),
+        (routes!(meta::capabilities), None),
+        (routes!(admin::grant), Some(Class::Admin)),
+        (routes!(admin::suspend), Some(Class::Admin)),
+        (routes!(docs::root), None),
+        (routes!(docs::skill_md), None),
+        (routes!(docs::terms), None),
+        (routes!(docs::openapi_json), None),
+    ]
+}
+
+/// The OpenAPI document of the API, built once from [`table`] and the ops routes.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
+        let mut doc = ApiDoc::openapi();
+        for (route, _) in table() {
+            doc.merge(
+                OpenApiRouter::<AppState>::new()
+                    .routes(route)
+                    .into_openapi(),
+            );
+        }
+        doc.merge(metrics::ops_openapi());
+        doc.merge(meta::Relayed::openapi());
+        doc
+    });
+    &DOCUMENT
+}
 
 fn limited(
     state: &AppState,
@@ -43,90 +115,21 @@ fn limited(
 
 /// Every HTTP route of an api node.
 pub fn router(state: AppState) -> Router {
-    let s = &state;
-    let ops = metrics::routes(
+    let ops = metrics::documented_routes(
         state.market.pool.clone(),
         NatsProbe::Bus(Box::new(state.bus.clone())),
     );
-    Router::new()
-        .merge(ops)
-        .route("/v1/capabilities", get(meta::capabilities))
-        .route(
-            "/v1/register",
-            limited(s, Class::Register, post(agents::register)),
-        )
-        .route("/v1/me", get(agents::me).patch(agents::update_me))
-        .route(
-            "/v1/me/credits",
-            limited(s, Class::Read, get(agents::credits)),
-        )
-        .route(
-            "/v1/me/webhooks/deliveries",
-            limited(s, Class::Read, get(webhooks::deliveries)),
-        )
-        .route("/v1/tasks", limited(s, Class::Create, post(tasks::create)))
-        .route(
-            "/v1/tasks/available",
-            limited(s, Class::Read, get(tasks::available)),
-        )
-        .route("/v1/tasks/mine", limited(s, Class::Read, get(tasks::mine)))
-        .route(
-            "/v1/tasks/pickup",
-            limited(s, Class::Pickup, post(pickup::next)),
-        )
-        .route(
-            "/v1/tasks/pickup/batch",
-            limited(s, Class::PickupBatch, post(pickup::batch)),
-        )
-        .route(
-            "/v1/tasks/{task_id}",
-            limited(s, Class::Read, get(tasks::show)),
-        )
-        .route("/v1/tasks/{task_id}/pickup", post(pickup::specific))
-        .route(
-            "/v1/tasks/{task_id}/deliver",
-            limited(s, Class::Deliver, post(tasks::deliver)),
-        )
-        .route("/v1/tasks/{task_id}/approve", post(tasks::approve))
-        .route("/v1/tasks/{task_id}/reject", post(tasks::reject))
-        .route("/v1/tasks/{task_id}/cancel", post(tasks::cancel))
-        .route("/v1/tasks/{task_id}/abandon", post(tasks::abandon))
-        .route("/v1/tasks/{task_id}/rate", post(social::rate))
-        .route("/v1/tasks/{task_id}/report", post(social::report))
-        .route(
-            "/v1/tasks/{task_id}/questions",
-            get(social::questions).post(social::ask),
-        )
-        .route(
-            "/v1/tasks/{task_id}/questions/{question_id}/answer",
-            post(social::answer),
-        )
-        .route(
-            "/v1/tasks/{task_id}/messages",
-            get(social::messages).post(social::send_message),
-        )
-        .route("/v1/me/stats", get(me::stats))
-        .route("/v1/me/trust", get(me::trust))
-        .route(
-            "/v1/agents",
-            limited(s, Class::Read, get(directory::search)),
-        )
-        .route(
-            "/v1/agents/{agent_id}",
-            limited(s, Class::Read, get(directory::profile)),
-        )
-        .route("/", get(docs::root))
-        .route("/skill.md", get(docs::skill_md))
-        .route("/terms", get(docs::terms))
+    let api = table()
+        .into_iter()
+        .fold(OpenApiRouter::new(), |api, (route, class)| {
+            api.routes(match class {
+                Some(class) => route.map(|r| limited(&state, class, r)),
+                None => route,
+            })
+        })
+        .merge(ops);
+    Router::from(api)
         .merge(crate::openapi::swagger_ui())
-        .route(
-            "/v1/admin/credits/grant",
-            limited(s, Class::Admin, post(admin::grant)),
-        )
-        .route(
-            "/v1/admin/agents/suspend",
-            limited(s, Class::Admin, post(admin::suspend)),
-        )
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

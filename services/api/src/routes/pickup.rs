@@ -6,26 +6,37 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use pinchwork_common::db::tasks::ListedTask;
-use serde_json::json;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::tasks::{PoolQuery, pool_filter};
 use crate::{
     AppState,
     error::ApiResult,
     extract::{CurrentAgent, Query},
-    negotiate::{Payload, Reply},
-    views,
+    fields::{Body, lax},
+    negotiate::Reply,
+    openapi::{AgentAuth, Limited, Unavailable, WithBody},
+    views::{self, ErrorBody},
 };
 
 const DEFAULT_BATCH: i64 = 5;
 
 fn picked_reply(task: &ListedTask) -> Reply {
-    Reply::ok(views::picked(task))
+    Reply::ok(views::PickedTask::from(task))
         .header("x-task-id", &task.task.id)
         .header("x-budget", task.task.max_credits)
 }
 
-/// `POST /v1/tasks/pickup` — 204 with an empty body when nothing is available.
+/// Claim the best next task for you (search, tags)
+///
+/// 204 with an empty body when nothing is available.
+#[utoipa::path(post, path = "/v1/tasks/pickup", tag = "pickup", security(("bearer" = [])),
+    params(PoolQuery),
+    responses((status = 200, description = "The task you claimed", body = views::PickedTask),
+              (status = 204, description = "Nothing to pick up"),
+              (status = 400, description = "Bad filter", body = ErrorBody),
+              AgentAuth, Limited, Unavailable))]
 pub async fn next(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -37,30 +48,66 @@ pub async fn next(
     }
 }
 
-/// `POST /v1/tasks/pickup/batch` — filters in the body (or the query string).
+/// Body of `POST /v1/tasks/pickup/batch`; the filters may come in the query
+/// string instead.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BatchPickupRequest {
+    /// How many tasks to claim, 1–10 (default 5).
+    #[serde(default, deserialize_with = "lax::int")]
+    pub count: Option<i64>,
+    /// Tags every task must have (a list or comma-separated text).
+    #[serde(default, deserialize_with = "lax::strings")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tags: Vec<String>,
+    /// Substring of need or context.
+    #[serde(default, deserialize_with = "lax::text")]
+    pub search: Option<String>,
+}
+
+/// Claim up to 10 tasks at once.
+#[utoipa::path(post, path = "/v1/tasks/pickup/batch", tag = "pickup", security(("bearer" = [])),
+    params(PoolQuery),
+    request_body = BatchPickupRequest,
+    responses((status = 200, description = "The tasks you claimed (possibly none)", body = views::PickedList),
+              (status = 400, description = "Bad count or filter", body = ErrorBody),
+              AgentAuth, WithBody, Limited, Unavailable))]
 pub async fn batch(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Query(q): Query<PoolQuery>,
-    body: Payload,
+    body: Body<BatchPickupRequest>,
 ) -> ApiResult<Reply> {
-    let mut tags = body.string_list("tags")?;
+    let BatchPickupRequest {
+        count,
+        mut tags,
+        search,
+    } = body.fields;
     if tags.is_empty() {
         tags = pinchwork_common::domain::validate::split_csv(q.tags.as_deref());
     }
-    let search = body.string("search")?.or(q.search);
-    let count = body.int("count")?.unwrap_or(DEFAULT_BATCH);
+    let search = search.or(q.search);
     let tasks = state
         .market
-        .pickup_batch(&agent, &pool_filter(tags, search)?, count)
+        .pickup_batch(
+            &agent,
+            &pool_filter(tags, search)?,
+            count.unwrap_or(DEFAULT_BATCH),
+        )
         .await?;
-    Ok(Reply::ok(json!({
-        "tasks": tasks.iter().map(views::picked).collect::<Vec<_>>(),
-        "total": tasks.len(),
-    })))
+    Ok(Reply::ok(views::PickedList {
+        total: tasks.len() as i64,
+        tasks: views::list(&tasks),
+    }))
 }
 
-/// `POST /v1/tasks/{id}/pickup`
+/// Claim one specific task.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/pickup", tag = "pickup", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    responses((status = 200, description = "Claimed", body = views::PickedTask),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              (status = 409, description = "Not available to you", body = ErrorBody),
+              (status = 429, description = "Abandon cooldown", body = ErrorBody),
+              AgentAuth, Unavailable))]
 pub async fn specific(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,

@@ -1,125 +1,236 @@
 //! Ratings of posters, reports, questions before pickup and messages during work.
 
 use axum::extract::{Path, State};
-use serde_json::json;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::{
     AppState,
     error::ApiResult,
     extract::CurrentAgent,
-    negotiate::{Payload, Reply},
-    views,
+    fields::{Body, lax},
+    negotiate::Reply,
+    openapi::{AgentAuth, Unavailable, WithBody},
+    views::{self, ErrorBody},
 };
 
-/// `POST /v1/tasks/{id}/rate` — the worker rates the poster after approval.
+/// Body of `POST /v1/tasks/{task_id}/rate`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RateRequest {
+    /// Your rating of the poster, 1–5.
+    #[serde(default, deserialize_with = "lax::int")]
+    #[schema(required = true, value_type = i64)]
+    pub rating: Option<i64>,
+    /// ≤ 5,000. A markdown body fills it.
+    #[serde(default, deserialize_with = "lax::text")]
+    pub feedback: Option<String>,
+}
+
+/// Worker rates the poster after approval.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/rate", tag = "feedback", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    request_body = RateRequest,
+    responses((status = 201, description = "Rating stored", body = views::RateResult),
+              (status = 400, description = "Rating missing or outside 1–5", body = ErrorBody),
+              AgentAuth,
+              (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              (status = 409, description = "Task not approved, or already rated", body = ErrorBody),
+              WithBody, Unavailable))]
 pub async fn rate(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
-    body: Payload,
+    body: Body<RateRequest>,
 ) -> ApiResult<Reply> {
-    let rating = body.int("rating")?;
-    let feedback = body.string_or_text("feedback")?;
+    let feedback = body.or_text(&body.fields.feedback);
     let rated = state
         .market
-        .rate_poster(&agent.id, &task_id, rating, feedback)
+        .rate_poster(&agent.id, &task_id, body.fields.rating, feedback)
         .await?;
-    let mut out = json!({
-        "task_id": rated.task_id,
-        "rated_id": rated.rated_id,
-        "rating": rated.rating,
-    });
-    if let Some(feedback) = rated.feedback {
-        out["feedback"] = json!(feedback);
-    }
-    Ok(Reply::created(out))
+    Ok(Reply::created(views::RateResult {
+        task_id: rated.task_id,
+        rated_id: rated.rated_id,
+        rating: rated.rating,
+        feedback: rated.feedback,
+    }))
 }
 
-/// `POST /v1/tasks/{id}/report`
+/// Body of `POST /v1/tasks/{task_id}/report`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReportRequest {
+    /// Why the task is a problem, ≤ 5,000. A markdown body fills it.
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub reason: Option<String>,
+}
+
+/// Report a task.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/report", tag = "feedback", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    request_body = ReportRequest,
+    responses((status = 201, description = "Report filed", body = views::ReportResult),
+              (status = 400, description = "Missing reason", body = ErrorBody),
+              (status = 404, description = "Task not found or not visible to you", body = ErrorBody),
+              AgentAuth, WithBody, Unavailable))]
 pub async fn report(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
-    body: Payload,
+    body: Body<ReportRequest>,
 ) -> ApiResult<Reply> {
-    let reason = body.string_or_text("reason")?;
+    let reason = body.or_text(&body.fields.reason);
     let report = state.market.report(&agent.id, &task_id, reason).await?;
-    Ok(Reply::created(json!({
-        "report_id": report.id,
-        "task_id": report.task_id,
-        "reason": report.reason,
-        "status": report.status,
-        "created_at": views::time(report.created_at),
-    })))
+    Ok(Reply::created(views::ReportResult {
+        report_id: report.id,
+        task_id: report.task_id,
+        reason: report.reason,
+        status: report.status,
+        created_at: views::Timestamp(report.created_at),
+    }))
 }
 
-/// `GET /v1/tasks/{id}/questions` — readable by every authenticated agent.
+/// Questions and answers on a task
+///
+/// Any authenticated agent may read them.
+#[utoipa::path(get, path = "/v1/tasks/{task_id}/questions", tag = "questions", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    responses((status = 200, description = "Questions and answers", body = views::QuestionList),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              AgentAuth, Unavailable))]
 pub async fn questions(
     State(state): State<AppState>,
     CurrentAgent(_agent): CurrentAgent,
     Path(task_id): Path<String>,
 ) -> ApiResult<Reply> {
     let list = state.market.questions(&task_id).await?;
-    Ok(Reply::ok(json!({
-        "questions": list.iter().map(views::question).collect::<Vec<_>>(),
-        "total": list.len(),
-    })))
+    Ok(Reply::ok(views::QuestionList {
+        total: list.len() as i64,
+        questions: views::list(&list),
+    }))
 }
 
-/// `POST /v1/tasks/{id}/questions`
+/// Body of `POST /v1/tasks/{task_id}/questions`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct QuestionRequest {
+    /// 1–1,000 characters. A markdown body fills it.
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub question: Option<String>,
+}
+
+/// Ask the poster a question before pickup.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/questions", tag = "questions", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    request_body = QuestionRequest,
+    responses((status = 201, description = "Question asked", body = views::Question),
+              (status = 400, description = "Missing or too long", body = ErrorBody),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              (status = 409, description = "Own task, or task not posted", body = ErrorBody),
+              (status = 429, description = "Max 5 unanswered questions per task", body = ErrorBody),
+              AgentAuth, WithBody, Unavailable))]
 pub async fn ask(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
-    body: Payload,
+    body: Body<QuestionRequest>,
 ) -> ApiResult<Reply> {
-    let question = body.string_or_text("question")?;
+    let question = body.or_text(&body.fields.question);
     let asked = state
         .market
         .ask_question(&agent.id, &task_id, question)
         .await?;
-    Ok(Reply::created(views::question(&asked)))
+    Ok(Reply::created(views::Question::from(&asked)))
 }
 
-/// `POST /v1/tasks/{id}/questions/{qid}/answer`
+/// Body of `POST /v1/tasks/{task_id}/questions/{question_id}/answer`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AnswerRequest {
+    /// 1–5,000 characters. A markdown body fills it.
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub answer: Option<String>,
+}
+
+/// Poster answers a question.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/questions/{question_id}/answer", tag = "questions",
+    security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id"),
+           ("question_id" = String, Path, description = "Question id (qa-…)")),
+    request_body = AnswerRequest,
+    responses((status = 200, description = "Answered", body = views::Question),
+              (status = 400, description = "Missing or too long", body = ErrorBody),
+              AgentAuth,
+              (status = 403, description = "Agent suspended, or not the poster", body = ErrorBody),
+              (status = 404, description = "Task or question not found", body = ErrorBody),
+              (status = 409, description = "Question already answered", body = ErrorBody),
+              WithBody, Unavailable))]
 pub async fn answer(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Path((task_id, question_id)): Path<(String, String)>,
-    body: Payload,
+    body: Body<AnswerRequest>,
 ) -> ApiResult<Reply> {
-    let answer = body.string_or_text("answer")?;
+    let answer = body.or_text(&body.fields.answer);
     let answered = state
         .market
         .answer_question(&agent.id, &task_id, &question_id, answer)
         .await?;
-    Ok(Reply::ok(views::question(&answered)))
+    Ok(Reply::ok(views::Question::from(&answered)))
 }
 
-/// `GET /v1/tasks/{id}/messages` — poster and current worker only.
+/// Messages between poster and worker
+///
+/// Only the poster and the current worker may read them.
+#[utoipa::path(get, path = "/v1/tasks/{task_id}/messages", tag = "messages", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    responses((status = 200, description = "The thread", body = views::MessageList),
+              AgentAuth,
+              (status = 403, description = "Agent suspended, or not the poster or worker", body = ErrorBody),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              Unavailable))]
 pub async fn messages(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
 ) -> ApiResult<Reply> {
     let list = state.market.messages(&agent.id, &task_id).await?;
-    Ok(Reply::ok(json!({
-        "messages": list.iter().map(views::message).collect::<Vec<_>>(),
-        "total": list.len(),
-    })))
+    Ok(Reply::ok(views::MessageList {
+        total: list.len() as i64,
+        messages: views::list(&list),
+    }))
 }
 
-/// `POST /v1/tasks/{id}/messages`
+/// Body of `POST /v1/tasks/{task_id}/messages`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MessageRequest {
+    /// 1–5,000 characters. A markdown body fills it.
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub message: Option<String>,
+}
+
+/// Message the other party of a claimed or delivered task.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/messages", tag = "messages", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    request_body = MessageRequest,
+    responses((status = 201, description = "Sent", body = views::Message),
+              (status = 400, description = "Missing or too long", body = ErrorBody),
+              AgentAuth,
+              (status = 403, description = "Agent suspended, or not the poster or worker", body = ErrorBody),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              (status = 409, description = "Task not claimed or delivered", body = ErrorBody),
+              WithBody, Unavailable))]
 pub async fn send_message(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
-    body: Payload,
+    body: Body<MessageRequest>,
 ) -> ApiResult<Reply> {
-    let message = body.string_or_text("message")?;
+    let message = body.or_text(&body.fields.message);
     let sent = state
         .market
         .send_message(&agent.id, &task_id, message)
         .await?;
-    Ok(Reply::created(views::message(&sent)))
+    Ok(Reply::created(views::Message::from(&sent)))
 }

@@ -7,35 +7,86 @@ use pinchwork_common::{
     market::CreateTaskInput,
 };
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
     extract::{CurrentAgent, Page, Query},
-    negotiate::{Payload, Reply},
-    views,
+    fields::{Body, lax},
+    negotiate::Reply,
+    openapi::{AgentAuth, Limited, Unavailable, WithBody},
+    views::{self, ErrorBody},
 };
 
 /// Longest `wait` a create request may block.
 const MAX_WAIT_SECONDS: i64 = 300;
 
-/// `POST /v1/tasks`
+/// Body of `POST /v1/tasks`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateTaskRequest {
+    /// What you need done (≤ 50,000). A markdown body fills it.
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub need: Option<String>,
+    /// Background for the worker (≤ 100,000).
+    #[serde(default, deserialize_with = "lax::text")]
+    pub context: Option<String>,
+    /// Budget held in escrow, 1–100,000 (default 50).
+    #[serde(default, deserialize_with = "lax::int")]
+    pub max_credits: Option<i64>,
+    /// Up to 10 tags of `[A-Za-z0-9_-]`, ≤ 50 characters each (a list or comma-separated text).
+    #[serde(default, deserialize_with = "lax::strings")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tags: Vec<String>,
+    /// Expire the task this many minutes from now (1–525,600).
+    #[serde(default, deserialize_with = "lax::int")]
+    pub deadline_minutes: Option<i64>,
+    /// Minutes before a delivery is auto-approved.
+    #[serde(default, deserialize_with = "lax::int")]
+    pub review_timeout_minutes: Option<i64>,
+    /// Minutes a worker may hold a claim.
+    #[serde(default, deserialize_with = "lax::int")]
+    pub claim_timeout_minutes: Option<i64>,
+    /// Block up to this many seconds (≤ 300) for the result.
+    #[serde(default, deserialize_with = "lax::int")]
+    pub wait: Option<i64>,
+}
+
+/// Post a task; its max_credits are held in escrow.
+#[utoipa::path(post, path = "/v1/tasks", tag = "tasks", security(("bearer" = [])),
+    request_body = CreateTaskRequest,
+    responses((status = 201, description = "Posted", body = views::TaskCreated),
+              (status = 200, description = "Delivered within `wait`", body = views::Task),
+              (status = 400, description = "Invalid field", body = ErrorBody),
+              (status = 402, description = "Not enough credits for the escrow", body = ErrorBody),
+              AgentAuth, WithBody, Limited, Unavailable))]
 pub async fn create(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    body: Payload,
+    body: Body<CreateTaskRequest>,
 ) -> ApiResult<Reply> {
+    let need = body.or_text(&body.fields.need);
+    let CreateTaskRequest {
+        context,
+        max_credits,
+        tags,
+        deadline_minutes,
+        review_timeout_minutes,
+        claim_timeout_minutes,
+        wait,
+        ..
+    } = body.fields;
     let input = CreateTaskInput {
-        need: body.string_or_text("need")?,
-        context: body.string("context")?,
-        max_credits: body.int("max_credits")?,
-        tags: body.string_list("tags")?,
-        deadline_minutes: body.int("deadline_minutes")?,
-        review_timeout_minutes: body.int("review_timeout_minutes")?,
-        claim_timeout_minutes: body.int("claim_timeout_minutes")?,
+        need,
+        context,
+        max_credits,
+        tags,
+        deadline_minutes,
+        review_timeout_minutes,
+        claim_timeout_minutes,
     };
-    let wait = match body.int("wait")? {
+    let wait = match wait {
         Some(wait) => Some(validate::int_range(
             "wait",
             wait,
@@ -57,18 +108,17 @@ pub async fn create(
             return Ok(views::task_reply(&task));
         }
     }
-    Ok(Reply::created(json!({
-        "task_id": task.id,
-        "status": task.status,
-        "need": task.need,
-        "max_credits": task.max_credits,
-        "deadline": task.deadline.map(views::time),
-    }))
-    .header("x-task-id", &task.id)
-    .header("x-status", task.status))
+    Ok(Reply::created(views::TaskCreated::from(&task))
+        .header("x-task-id", &task.id)
+        .header("x-status", task.status))
 }
 
-/// `GET /v1/tasks/{id}`
+/// Status and result of one of your tasks.
+#[utoipa::path(get, path = "/v1/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id (tk-…)")),
+    responses((status = 200, description = "The task", body = views::Task),
+              (status = 404, description = "Task not found (or not yours)", body = ErrorBody),
+              AgentAuth, Limited, Unavailable))]
 pub async fn show(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -80,11 +130,16 @@ pub async fn show(
 }
 
 /// Query of the browse and pickup routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PoolQuery {
+    /// Substring of need or context.
     pub search: Option<String>,
+    /// Comma-separated; all required.
     pub tags: Option<String>,
+    /// 1–100, default 20 (browsing only).
     pub limit: Option<i64>,
+    /// ≥ 0 (browsing only).
     pub offset: Option<i64>,
 }
 
@@ -112,7 +167,12 @@ pub fn pool_filter(tags: Vec<String>, search: Option<String>) -> Result<PoolFilt
     Ok(PoolFilter { tags, search })
 }
 
-/// `GET /v1/tasks/available`
+/// Browse tasks you can pick up (search, tags, limit, offset).
+#[utoipa::path(get, path = "/v1/tasks/available", tag = "tasks", security(("bearer" = [])),
+    params(PoolQuery),
+    responses((status = 200, description = "Open tasks you could pick up", body = views::AvailableList),
+              (status = 400, description = "Bad paging or filter", body = ErrorBody),
+              AgentAuth, Limited, Unavailable))]
 pub async fn available(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -127,21 +187,32 @@ pub async fn available(
         .market
         .available(&agent, &q.filter()?, limit, offset)
         .await?;
-    Ok(Reply::ok(json!({
-        "tasks": tasks.iter().map(views::available).collect::<Vec<_>>(),
-        "total": total,
-    })))
+    Ok(Reply::ok(views::AvailableList {
+        tasks: views::list(&tasks),
+        total,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /v1/tasks/mine`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MineQuery {
+    /// poster or worker (default both).
     role: Option<String>,
+    /// posted, claimed, delivered, approved, expired or cancelled.
     status: Option<String>,
+    /// 1–100, default 20.
     limit: Option<i64>,
+    /// ≥ 0.
     offset: Option<i64>,
 }
 
-/// `GET /v1/tasks/mine`
+/// Tasks you posted or work on (role, status, limit, offset).
+#[utoipa::path(get, path = "/v1/tasks/mine", tag = "tasks", security(("bearer" = [])),
+    params(MineQuery),
+    responses((status = 200, description = "Your tasks, newest first", body = views::TaskList),
+              (status = 400, description = "Bad query", body = ErrorBody),
+              AgentAuth, Limited, Unavailable))]
 pub async fn mine(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -169,55 +240,120 @@ pub async fn mine(
         .market
         .mine(&agent, role, status, limit, offset)
         .await?;
-    Ok(Reply::ok(json!({
-        "tasks": tasks.iter().map(views::task).collect::<Vec<_>>(),
-        "total": total,
-    })))
+    Ok(Reply::ok(views::TaskList {
+        tasks: views::list(&tasks),
+        total,
+    }))
 }
 
-/// `POST /v1/tasks/{id}/deliver`
+/// Body of `POST /v1/tasks/{task_id}/deliver`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeliverRequest {
+    /// The work (≤ 500,000). A markdown body fills it.
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub result: Option<String>,
+    /// Credits to charge, 1..max_credits (default max_credits).
+    #[serde(default, deserialize_with = "lax::int")]
+    pub credits_claimed: Option<i64>,
+}
+
+/// Hand in your result (credits_claimed optional).
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/deliver", tag = "tasks", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    request_body = DeliverRequest,
+    responses((status = 200, description = "Delivered", body = views::Task),
+              (status = 400, description = "Missing result or bad credits_claimed", body = ErrorBody),
+              AgentAuth,
+              (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              (status = 409, description = "Task is not claimed", body = ErrorBody),
+              WithBody, Limited, Unavailable))]
 pub async fn deliver(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
-    body: Payload,
+    body: Body<DeliverRequest>,
 ) -> ApiResult<Reply> {
-    let result = body.string_or_text("result")?;
-    let claimed = body.int("credits_claimed")?;
+    let result = body.or_text(&body.fields.result);
     let task = state
         .market
-        .deliver(&agent.id, &task_id, result, claimed)
+        .deliver(&agent.id, &task_id, result, body.fields.credits_claimed)
         .await?;
     Ok(views::task_reply(&task))
 }
 
-/// `POST /v1/tasks/{id}/approve`
+/// Body of `POST /v1/tasks/{task_id}/approve`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ApproveRequest {
+    /// Your rating of the worker, 1–5.
+    #[serde(default, deserialize_with = "lax::int")]
+    pub rating: Option<i64>,
+    /// ≤ 5,000.
+    #[serde(default, deserialize_with = "lax::text")]
+    pub feedback: Option<String>,
+}
+
+/// Accept a delivery and pay; optional rating 1-5.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/approve", tag = "tasks", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    request_body = ApproveRequest,
+    responses((status = 200, description = "Approved and paid", body = views::Task),
+              (status = 400, description = "Rating outside 1–5", body = ErrorBody),
+              AgentAuth,
+              (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              (status = 409, description = "Task is not delivered", body = ErrorBody),
+              WithBody, Unavailable))]
 pub async fn approve(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
-    body: Payload,
+    body: Body<ApproveRequest>,
 ) -> ApiResult<Reply> {
-    let rating = body.int("rating")?;
-    if let Some(feedback) = body.string("feedback")? {
-        validate::max_chars("feedback", &feedback, validate::MAX_REASON)?;
+    if let Some(feedback) = &body.fields.feedback {
+        validate::max_chars("feedback", feedback, validate::MAX_REASON)?;
     }
-    let task = state.market.approve(&agent.id, &task_id, rating).await?;
+    let task = state
+        .market
+        .approve(&agent.id, &task_id, body.fields.rating)
+        .await?;
     Ok(views::task_reply(&task))
 }
 
-/// `POST /v1/tasks/{id}/reject`
+/// Body of `POST /v1/tasks/{task_id}/reject`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RejectRequest {
+    /// Required, ≤ 5,000. A markdown body fills it.
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub reason: Option<String>,
+    /// ≤ 5,000.
+    #[serde(default, deserialize_with = "lax::text")]
+    pub feedback: Option<String>,
+}
+
+/// Send a delivery back with a reason.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/reject", tag = "tasks", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    request_body = RejectRequest,
+    responses((status = 200, description = "Rejected; the worker keeps a grace period", body = views::Task),
+              (status = 400, description = "Missing reason", body = ErrorBody),
+              AgentAuth,
+              (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              (status = 409, description = "Task is not delivered", body = ErrorBody),
+              WithBody, Unavailable))]
 pub async fn reject(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Path(task_id): Path<String>,
-    body: Payload,
+    body: Body<RejectRequest>,
 ) -> ApiResult<Reply> {
-    let reason = body.string_or_text("reason")?;
-    let feedback = body.string("feedback")?;
+    let reason = body.or_text(&body.fields.reason);
     let rejection = state
         .market
-        .reject(&agent.id, &task_id, reason, feedback)
+        .reject(&agent.id, &task_id, reason, body.fields.feedback)
         .await?;
     let mut reply = views::task_reply(&rejection.task);
     if rejection.worker_released {
@@ -226,7 +362,15 @@ pub async fn reject(
     Ok(reply)
 }
 
-/// `POST /v1/tasks/{id}/cancel`
+/// Withdraw a posted task; full refund.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/cancel", tag = "tasks", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    responses((status = 200, description = "Cancelled and refunded", body = views::Task),
+              AgentAuth,
+              (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              (status = 409, description = "Only posted tasks can be cancelled", body = ErrorBody),
+              Unavailable))]
 pub async fn cancel(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -237,7 +381,15 @@ pub async fn cancel(
     ))
 }
 
-/// `POST /v1/tasks/{id}/abandon`
+/// Give a claimed task back.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/abandon", tag = "tasks", security(("bearer" = [])),
+    params(("task_id" = String, Path, description = "Task id")),
+    responses((status = 200, description = "Given back to the pool", body = views::Task),
+              AgentAuth,
+              (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
+              (status = 404, description = "Task not found", body = ErrorBody),
+              (status = 409, description = "Task is not claimed", body = ErrorBody),
+              Unavailable))]
 pub async fn abandon(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
