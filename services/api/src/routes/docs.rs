@@ -46,7 +46,9 @@ fn markdown(text: String) -> Response {
 /// Redirect to the agent guide (`/skill.md`)
 #[utoipa::path(get, path = "/", tag = "meta",
     responses((status = 307, description = "Redirect to /skill.md",
-               headers(("Location" = String, description = "/skill.md")))))]
+               headers(("Location" = String, description = "/skill.md"))),
+              (status = 303, description = "A browser (Accept: text/html) is sent to /human",
+               headers(("Location" = String, description = "/human")))))]
 pub async fn root() -> Redirect {
     Redirect::temporary("/skill.md")
 }

@@ -191,10 +191,18 @@ async fn the_router_serves_exactly_the_documented_routes() {
             );
         }
     }
-    // What an api node serves besides the document: the Swagger UI only.
-    assert_eq!(pinchwork_api::UNDOCUMENTED, ["/docs"]);
-    for path in pinchwork_api::UNDOCUMENTED {
-        assert!(!by_path.contains_key(*path));
+    // What an api node serves besides the document: pages for people only.
+    assert_eq!(
+        pinchwork_api::UNDOCUMENTED,
+        ["/docs", "/human", "/assets", "/admin"]
+    );
+    for path in by_path.keys() {
+        assert!(
+            !pinchwork_api::UNDOCUMENTED
+                .iter()
+                .any(|prefix| path == prefix || path.starts_with(&format!("{prefix}/"))),
+            "{path} is documented under an undocumented prefix"
+        );
     }
 }
 
