@@ -7,10 +7,19 @@ use serde_json::Value;
 
 use crate::error::CliError;
 
-/// Writes `text` and a newline to stdout.
+/// `text` without terminal control characters (escape sequences could
+/// retitle, clear or rewrite the user's terminal): other agents write most of
+/// what we print. Newlines and tabs stay.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect()
+}
+
+/// Writes `text` (control characters removed) and a newline to stdout.
 pub fn line(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")
+    writeln!(out, "{}", printable(text))
         .and_then(|()| out.flush())
         .map_err(|e| CliError::Local(format!("cannot write to stdout: {e}")))
 }
@@ -94,6 +103,14 @@ pub fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn control_characters_are_dropped_but_lines_kept() {
+        assert_eq!(
+            printable("a\u{1b}]0;pwned\u{7}\u{1b}[2Jb\u{9b}c\nd\te\r"),
+            "a]0;pwned[2Jbc\nd\te"
+        );
+    }
 
     #[test]
     fn tables_align_columns() {

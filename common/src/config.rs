@@ -7,6 +7,11 @@ use std::{fmt, str::FromStr, time::Duration};
 
 use clap::{Parser, builder::BoolishValueParser};
 
+/// Shortest admin key accepted at start (existing deployments use 17 characters).
+pub const MIN_ADMIN_KEY_CHARS: usize = 16;
+/// Admin keys shorter than this start with a warning.
+pub const RECOMMENDED_ADMIN_KEY_CHARS: usize = 32;
+
 /// Effective configuration of a Pinchwork process.
 #[derive(Clone, Parser)]
 #[command(
@@ -165,6 +170,24 @@ pub struct Config {
     pub rate_limit_read: RateLimit,
     #[arg(long, env = "PINCHWORK_RATE_LIMIT_ADMIN", default_value = "30/minute")]
     pub rate_limit_admin: RateLimit,
+    /// Profile changes (`PATCH /v1/me`): each `good_at` change may spawn paid system work.
+    #[arg(long, env = "PINCHWORK_RATE_LIMIT_PROFILE", default_value = "10/hour")]
+    pub rate_limit_profile: RateLimit,
+    /// Every other state-changing task action: approve, reject, cancel, abandon,
+    /// rate, report, questions, answers and messages.
+    #[arg(long, env = "PINCHWORK_RATE_LIMIT_WRITE", default_value = "60/minute")]
+    pub rate_limit_write: RateLimit,
+    /// Addresses (or CIDR ranges) of the load balancers whose `X-Forwarded-For`
+    /// is believed; any other peer is counted by its own address.
+    #[arg(
+        long,
+        env = "PINCHWORK_TRUSTED_PROXIES",
+        default_value = "127.0.0.1/32,::1/128"
+    )]
+    pub trusted_proxies: TrustedProxies,
+    /// Open SSE streams one agent may hold on one relay; the next one is refused with 429.
+    #[arg(long, env = "PINCHWORK_SSE_MAX_PER_AGENT", default_value_t = 5)]
+    pub sse_max_per_agent: usize,
     /// Period of the matcher's sweep (unrouted tasks, match and verification timers), in ms.
     #[arg(long, env = "PINCHWORK_MATCHER_SWEEP_MS", default_value_t = 2000)]
     pub matcher_sweep_ms: u64,
@@ -188,6 +211,9 @@ impl Config {
         if let Err(msg) = config.validate() {
             eprintln!("error: invalid configuration: {msg}");
             std::process::exit(2);
+        }
+        for warning in config.warnings() {
+            eprintln!("warning: {warning}");
         }
         config
     }
@@ -224,6 +250,16 @@ impl Config {
                     .into(),
             );
         }
+        if let Some(key) = self.admin_key.as_deref().filter(|k| !k.is_empty())
+            && key.chars().count() < MIN_ADMIN_KEY_CHARS
+        {
+            return Err(format!(
+                "PINCHWORK_ADMIN_KEY must be at least {MIN_ADMIN_KEY_CHARS} characters (32 or more recommended)"
+            ));
+        }
+        if self.sse_max_per_agent == 0 {
+            return Err("PINCHWORK_SSE_MAX_PER_AGENT must be at least 1".into());
+        }
         if self.db_max_connections == 0 {
             return Err("PINCHWORK_DB_MAX_CONNECTIONS must be at least 1".into());
         }
@@ -250,6 +286,19 @@ impl Config {
             return Err("PINCHWORK_NATS_PREFIX must be non-empty [A-Za-z0-9_-]".into());
         }
         Ok(())
+    }
+
+    /// Settings that work but are weaker than they should be.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(key) = self.admin_key.as_deref().filter(|k| !k.is_empty())
+            && key.chars().count() < RECOMMENDED_ADMIN_KEY_CHARS
+        {
+            warnings.push(format!(
+                "PINCHWORK_ADMIN_KEY is shorter than {RECOMMENDED_ADMIN_KEY_CHARS} characters; use a longer random key"
+            ));
+        }
+        warnings
     }
 
     /// The socket address this process listens on.
@@ -305,6 +354,8 @@ impl fmt::Debug for Config {
             .field("webhook_max_retries", &self.webhook_max_retries)
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("rate_limit_enabled", &self.rate_limit_enabled)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("sse_max_per_agent", &self.sse_max_per_agent)
             .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
             .field("webhook_concurrency", &self.webhook_concurrency)
             .field("events_retention_hours", &self.events_retention_hours)
@@ -356,6 +407,36 @@ fn mask_url_password(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` header is believed: addresses or CIDR
+/// ranges, comma-separated (empty: believe no one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Whether `ip` is one of the trusted proxies.
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("`{p}` is not an IP address or CIDR range"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 }
 
@@ -429,6 +510,34 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(mask_url_password("nats://h:4222"), "nats://h:4222");
+    }
+
+    #[test]
+    fn short_admin_keys_are_refused_and_shortish_ones_warned_about() {
+        let err = Config::from_args(["x", "--admin-key", "fifteen-chars-k"]).unwrap_err();
+        assert!(err.contains("PINCHWORK_ADMIN_KEY"), "{err}");
+        let ok = Config::from_args(["x", "--admin-key", "seventeen-chars-k"]).unwrap();
+        assert_eq!(ok.warnings().len(), 1);
+        let long = Config::from_args(["x", "--admin-key", &"k".repeat(32)]).unwrap();
+        assert!(long.warnings().is_empty());
+        assert!(
+            Config::from_args(["x", "--admin-key", ""]).is_ok(),
+            "empty: admin API off"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_parse_addresses_and_ranges() {
+        let p: TrustedProxies = "127.0.0.1, 10.0.0.0/8,::1".parse().unwrap();
+        assert!(p.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(p.contains(&"::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!p.contains(&"192.168.1.1".parse().unwrap()));
+        assert!("nope".parse::<TrustedProxies>().is_err());
+        assert!(
+            !"".parse::<TrustedProxies>()
+                .unwrap()
+                .contains(&"127.0.0.1".parse().unwrap())
+        );
     }
 
     #[test]

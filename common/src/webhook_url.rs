@@ -47,11 +47,14 @@ pub fn validate(raw: &str, allow_private: bool) -> Result<String> {
 }
 
 /// Whether an address may receive webhooks: not private, loopback,
-/// link-local (incl. cloud metadata), CGNAT, unique-local, multicast or unspecified.
+/// link-local (incl. cloud metadata), CGNAT, benchmarking, IETF protocol
+/// assignments, unique-local, multicast or unspecified — and an IPv6 address
+/// that carries an IPv4 one (mapped, compatible, NAT64, 6to4) is judged by
+/// the IPv4 address it reaches; Teredo and local NAT64 are refused outright.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_private()
                 || v4.is_loopback()
                 || v4.is_link_local()
@@ -61,19 +64,47 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..=127).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || (a == 192 && b == 0 && c == 0)
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_ipv4(v6) {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                // NAT64 for local use (RFC 8215), Teredo, discard-only, documentation.
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+                || (s[0] == 0x2001 && s[1] == 0)
+                || (s[0] == 0x100 && s[1] == 0 && s[2] == 0 && s[3] == 0)
+                || (s[0] == 0x2001 && s[1] == 0xdb8))
         }
+    }
+}
+
+/// The IPv4 address an IPv6 address reaches: IPv4-mapped `::ffff:a.b.c.d`,
+/// IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d` and 6to4 `2002:AABB:CCDD::`.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    let from = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        std::net::Ipv4Addr::new(a, b, c, d)
+    };
+    match s {
+        // `::` and `::1` are not IPv4-compatible addresses; the checks above handle them.
+        [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 => Some(from(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(from(hi, lo)),
+        _ => None,
     }
 }
 
@@ -103,6 +134,33 @@ mod tests {
             "not a url",
         ] {
             assert!(validate(url, false).is_err(), "{url} should be refused");
+        }
+    }
+
+    #[test]
+    fn ipv4_reached_through_ipv6_or_special_ranges_is_refused() {
+        for url in [
+            "https://[::127.0.0.1]/x",
+            "https://[::a9fe:a9fe]/x",
+            "https://[64:ff9b::10.0.0.1]/x",
+            "https://[64:ff9b::a9fe:a9fe]/x",
+            "https://[64:ff9b:1::1]/x",
+            "https://[2002:7f00:1::]/x",
+            "https://[2002:a9fe:a9fe::1]/x",
+            "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",
+            "https://198.18.0.1/x",
+            "https://198.19.255.1/x",
+            "https://192.0.0.8/x",
+        ] {
+            assert!(validate(url, false).is_err(), "{url} should be refused");
+        }
+        for public in [
+            "https://[64:ff9b::8.8.8.8]/x",
+            "https://[2002:808:808::1]/x",
+            "https://[2606:4700::1111]/x",
+            "https://192.0.2.300.example.com/x",
+        ] {
+            assert!(validate(public, false).is_ok(), "{public} is public");
         }
     }
 

@@ -63,7 +63,8 @@ pub async fn follow(ctx: &Ctx, max_events: Option<u64>) -> Result<(), CliError> 
         parser.reset_connection();
         let delay = backoff(parser.retry().unwrap_or(FIRST_RETRY), failures);
         eprintln!(
-            "events: {outcome}; reconnecting in {} ms",
+            "events: {}; reconnecting in {} ms",
+            crate::output::printable(&outcome),
             delay.as_millis()
         );
         tokio::time::sleep(delay).await;

@@ -8,4 +8,5 @@ mod errors;
 mod events;
 mod flow;
 mod profiles;
+mod security_output;
 mod social;

@@ -19,6 +19,8 @@ pub struct Agent {
     pub tasks_posted: i32,
     pub tasks_completed: i32,
     pub accepts_system_tasks: bool,
+    /// An operator approved the agent for system tasks (admin API).
+    pub infra_approved: bool,
     pub good_at: Option<String>,
     pub capability_tags: Option<Vec<String>>,
     pub suspended: bool,
@@ -31,6 +33,11 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// Whether the agent gets system tasks: it asked to and an operator approved it.
+    pub fn is_infra(&self) -> bool {
+        self.accepts_system_tasks && self.infra_approved && !self.suspended
+    }
+
     /// Capability tags, lower-cased, for relevance scoring.
     pub fn capability_tags_lower(&self) -> Vec<String> {
         self.capability_tags
@@ -119,7 +126,8 @@ pub async fn infra_agents_exist(
     platform_id: &str,
 ) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM agents WHERE accepts_system_tasks AND id <> $1)",
+        "SELECT EXISTS (SELECT 1 FROM agents
+                         WHERE accepts_system_tasks AND infra_approved AND NOT suspended AND id <> $1)",
     )
     .bind(platform_id)
     .fetch_one(db)
@@ -180,6 +188,19 @@ pub async fn set_suspended(
     .bind(reason)
     .fetch_optional(db)
     .await
+}
+
+/// Admin: approves (or revokes) an agent for system tasks; `None` when no such agent.
+pub async fn set_infra_approved(
+    db: impl PgExecutor<'_>,
+    id: &str,
+    approved: bool,
+) -> Result<Option<Agent>, sqlx::Error> {
+    sqlx::query_as::<_, Agent>("UPDATE agents SET infra_approved = $2 WHERE id = $1 RETURNING *")
+        .bind(id)
+        .bind(approved)
+        .fetch_optional(db)
+        .await
 }
 
 /// Counts one posted task.

@@ -8,7 +8,7 @@ use crate::ids;
 /// Whether a ledger row mints credits or moves them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// New credits: signup, admin grants, system-task payouts, genesis.
+    /// New credits: signup, admin grants, genesis. Never tied to a task.
     Grant,
     /// Credits moving between balances and escrow.
     Transfer,
@@ -58,12 +58,13 @@ pub async fn record(
     Ok(())
 }
 
-/// Takes `amount` into escrow if the balance covers it. Returns the balance
-/// seen when it does not (`Err(balance)`).
-pub async fn take_escrow(
+/// Takes `amount` from a balance that covers it, with its ledger row (a
+/// transfer). Returns the balance seen when it does not (`Err(balance)`).
+pub async fn debit(
     conn: &mut PgConnection,
     agent_id: &str,
     amount: i64,
+    reason: &str,
     task_id: &str,
 ) -> Result<Result<(), i64>, sqlx::Error> {
     let taken: Option<i64> = sqlx::query_scalar(
@@ -81,15 +82,27 @@ pub async fn take_escrow(
         return Ok(Err(balance));
     }
     sqlx::query(
-        "INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id) VALUES ($1, $2, $3, 'escrow', 'transfer', $4)",
+        "INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id) VALUES ($1, $2, $3, $4, 'transfer', $5)",
     )
     .bind(ids::new_id("le"))
     .bind(agent_id)
     .bind(-amount)
+    .bind(reason)
     .bind(task_id)
     .execute(conn)
     .await?;
     Ok(Ok(()))
+}
+
+/// Takes `amount` into escrow if the balance covers it. Returns the balance
+/// seen when it does not (`Err(balance)`).
+pub async fn take_escrow(
+    conn: &mut PgConnection,
+    agent_id: &str,
+    amount: i64,
+    task_id: &str,
+) -> Result<Result<(), i64>, sqlx::Error> {
+    debit(conn, agent_id, amount, "escrow", task_id).await
 }
 
 /// A page of an agent's ledger, newest first, with the total row count.

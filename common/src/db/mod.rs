@@ -56,16 +56,22 @@ pub struct Conservation {
     pub balances: i64,
     /// Credits held in escrow by open tasks.
     pub escrow: i64,
-    /// Credits ever minted (grants).
+    /// Credits ever minted (grants: signup, admin, genesis).
     pub granted: i64,
+    /// Grants tied to a task: none may exist, since task payouts (system
+    /// tasks included) only move credits that were already granted.
+    pub task_grants: i64,
     /// Agents whose balance differs from the sum of their ledger rows.
     pub mismatched_agents: i64,
 }
 
 impl Conservation {
-    /// Whether balances + escrow equal grants and every balance equals its ledger.
+    /// Whether balances + escrow equal grants, every balance equals its
+    /// ledger, and no task minted credits.
     pub fn holds(&self) -> bool {
-        self.balances + self.escrow == self.granted && self.mismatched_agents == 0
+        self.balances + self.escrow == self.granted
+            && self.mismatched_agents == 0
+            && self.task_grants == 0
     }
 }
 
@@ -81,6 +87,7 @@ pub async fn conservation(pool: &PgPool) -> Result<Conservation, sqlx::Error> {
             (SELECT COALESCE(sum(max_credits), 0)::bigint FROM tasks
               WHERE escrowed AND status IN ('posted', 'claimed', 'delivered')) AS escrow,
             (SELECT COALESCE(sum(amount), 0)::bigint FROM ledger WHERE kind = 'grant') AS granted,
+            (SELECT count(*) FROM ledger WHERE kind = 'grant' AND task_id IS NOT NULL) AS task_grants,
             (SELECT count(*) FROM agents a
               WHERE a.credits <> (SELECT COALESCE(sum(amount), 0) FROM ledger l WHERE l.agent_id = a.id))
               AS mismatched_agents",

@@ -14,21 +14,22 @@ pub struct Report {
     pub created_at: DateTime<Utc>,
 }
 
-/// Files an open report.
+/// Files an open report; `None` when this agent already filed this report (same reason) about this task.
 pub async fn insert(
     db: impl PgExecutor<'_>,
     id: &str,
     task_id: &str,
     reporter_id: &str,
     reason: &str,
-) -> Result<Report, sqlx::Error> {
+) -> Result<Option<Report>, sqlx::Error> {
     sqlx::query_as::<_, Report>(
-        "INSERT INTO reports (id, task_id, reporter_id, reason) VALUES ($1, $2, $3, $4) RETURNING *",
+        "INSERT INTO reports (id, task_id, reporter_id, reason) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (task_id, reporter_id, md5(reason)) DO NOTHING RETURNING *",
     )
     .bind(id)
     .bind(task_id)
     .bind(reporter_id)
     .bind(reason)
-    .fetch_one(db)
+    .fetch_optional(db)
     .await
 }

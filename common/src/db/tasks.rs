@@ -21,6 +21,8 @@ pub struct Task {
     pub extracted_tags: Vec<String>,
     pub escrowed: bool,
     pub is_system: bool,
+    /// Never shown to infra agents (no match or verification system tasks).
+    pub private: bool,
     pub system_task_type: Option<SystemTaskType>,
     pub parent_task_id: Option<String>,
     pub target_agent_id: Option<String>,
@@ -62,6 +64,7 @@ pub struct NewTask<'a> {
     pub max_credits: i64,
     pub tags: &'a [String],
     pub escrowed: bool,
+    pub private: bool,
     pub system_task_type: Option<SystemTaskType>,
     pub parent_task_id: Option<&'a str>,
     pub target_agent_id: Option<&'a str>,
@@ -79,12 +82,12 @@ pub async fn insert(conn: &mut PgConnection, task: &NewTask<'_>) -> Result<Task,
         "INSERT INTO tasks (id, poster_id, need, context, max_credits, tags, escrowed, is_system,
                             system_task_type, parent_task_id, target_agent_id, match_status,
                             match_deadline, deadline, review_timeout_minutes, claim_timeout_minutes,
-                            expires_at)
+                            expires_at, private)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8 IS NOT NULL, $8, $9, $10, $11,
                  CASE WHEN $11 = 'pending' THEN now() + make_interval(secs => $12) END,
                  now() + make_interval(mins => $13::int),
                  $14, $15,
-                 now() + make_interval(hours => $16::int))
+                 now() + make_interval(hours => $16::int), $17)
          RETURNING *",
     )
     .bind(task.id)
@@ -103,6 +106,7 @@ pub async fn insert(conn: &mut PgConnection, task: &NewTask<'_>) -> Result<Task,
     .bind(task.review_timeout_minutes.map(|m| m as i32))
     .bind(task.claim_timeout_minutes.map(|m| m as i32))
     .bind(task.expire_hours as i32)
+    .bind(task.private)
     .fetch_one(conn)
     .await
 }
@@ -221,7 +225,7 @@ fn pick_full(with_overlap: bool) -> String {
             JOIN agents p ON p.id = c.poster_id
             LEFT JOIN task_matches m ON m.task_id = c.id AND m.agent_id = $1
             LEFT JOIN agent_trust tr ON tr.truster_id = c.poster_id AND tr.trusted_id = $1
-            WHERE c.status = 'posted' AND c.poster_id <> $1
+            WHERE c.status = 'posted' AND c.poster_id <> $1 AND NOT p.suspended
               AND ((c.is_system AND $5 AND {SYSTEM_ELIGIBLE}) OR ({regular}))
             ORDER BY c.is_system DESC,
                      (c.match_status = 'matched' AND m.agent_id IS NOT NULL) DESC,
@@ -270,6 +274,7 @@ fn pick_fast() -> String {
             CROSS JOIN best
             WHERE c.status = 'posted' AND NOT c.is_system
               AND c.match_status IN ('broadcast', 'pending') AND c.poster_id <> $1
+              AND NOT p.suspended
               AND p.reputation = best.reputation AND COALESCE(tr.score, 0.5) = best.trust
               AND {POOL_FILTERS}
               AND NOT EXISTS (SELECT 1 FROM task_matches mm JOIN tasks mt ON mt.id = mm.task_id
@@ -362,6 +367,7 @@ pub async fn claim_specific(
             UPDATE tasks t SET status = 'claimed', worker_id = $2, claimed_at = now(),
                    claim_deadline = now() + make_interval(mins => COALESCE(t.claim_timeout_minutes, $3::int))
             WHERE t.id = $1 AND t.status = 'posted' AND t.poster_id <> $2 AND NOT t.is_system
+              AND NOT EXISTS (SELECT 1 FROM agents s WHERE s.id = t.poster_id AND s.suspended)
             RETURNING t.*
          )
          SELECT claimed.*, p.reputation AS poster_reputation, m.rank AS match_rank,
@@ -415,7 +421,7 @@ pub async fn browse(
          FROM tasks c
          JOIN agents p ON p.id = c.poster_id
          LEFT JOIN task_matches m ON m.task_id = c.id AND m.agent_id = $1
-         WHERE c.status = 'posted' AND c.poster_id <> $1 AND {regular}
+         WHERE c.status = 'posted' AND c.poster_id <> $1 AND NOT p.suspended AND {regular}
          ORDER BY (c.match_status = 'matched' AND m.agent_id IS NOT NULL) DESC,
                   m.rank ASC NULLS LAST,
                   {TAG_OVERLAP} DESC,
@@ -588,6 +594,17 @@ pub async fn cancel(
     .bind(task_id)
     .bind(poster_id)
     .fetch_optional(conn)
+    .await
+}
+
+/// Credits paid for the match_agents work done on a task (0 without any).
+pub async fn paid_matching(db: impl PgExecutor<'_>, task_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(sum(credits_charged), 0)::bigint FROM tasks
+         WHERE parent_task_id = $1 AND system_task_type = 'match_agents' AND status = 'approved'",
+    )
+    .bind(task_id)
+    .fetch_one(db)
     .await
 }
 

@@ -18,6 +18,8 @@ pub struct Due {
     pub webhook_secret: Option<String>,
     /// W3C trace context of the event the delivery was queued from.
     pub traceparent: Option<String>,
+    /// The agent is suspended: nothing is sent to it.
+    pub suspended: bool,
 }
 
 /// What an attempt decided for its delivery.
@@ -98,7 +100,7 @@ pub async fn claim_due(pool: &PgPool, limit: i64, lease_ms: i64) -> Result<Vec<D
              ORDER BY next_attempt_at, id
              FOR UPDATE SKIP LOCKED LIMIT $1)
          RETURNING d.id, d.agent_id, d.event_id, d.body, d.attempts,
-                   a.webhook_url, a.webhook_secret, d.traceparent",
+                   a.webhook_url, a.webhook_secret, d.traceparent, a.suspended",
     )
     .bind(limit)
     .bind(lease_ms)

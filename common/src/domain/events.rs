@@ -31,6 +31,8 @@ pub enum EventType {
     QuestionAnswered,
     /// A message on a claimed or delivered task; to the other party.
     TaskMessage,
+    /// An operator suspended the agent; to the agent (its open streams close after it).
+    AgentSuspended,
 }
 
 impl EventType {
@@ -47,6 +49,7 @@ impl EventType {
         Self::TaskQuestion,
         Self::QuestionAnswered,
         Self::TaskMessage,
+        Self::AgentSuspended,
     ];
 
     /// The wire name, e.g. `task_delivered`.
@@ -63,6 +66,7 @@ impl EventType {
             Self::TaskQuestion => "task_question",
             Self::QuestionAnswered => "question_answered",
             Self::TaskMessage => "task_message",
+            Self::AgentSuspended => "agent_suspended",
         }
     }
 }

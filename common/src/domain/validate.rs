@@ -14,6 +14,8 @@ pub const MAX_ANSWER: usize = 5_000;
 pub const MAX_TAGS: usize = 10;
 pub const MAX_TAG_LEN: usize = 50;
 pub const MAX_CREDITS: i64 = 100_000;
+/// Largest single admin grant (keeps every balance far from the bigint limit).
+pub const MAX_GRANT: i64 = 1_000_000_000;
 pub const MAX_DEADLINE_MINUTES: i64 = 525_600;
 pub const MAX_WEBHOOK_SECRET: usize = 500;
 pub const MAX_SEARCH: usize = 500;

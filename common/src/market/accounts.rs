@@ -10,7 +10,7 @@ use crate::{
         ledger::{self, Kind},
         outbox, tasks,
     },
-    domain::{MatchStatus, validate},
+    domain::{EventType, MatchStatus, validate},
     ids, webhook_url,
 };
 
@@ -88,7 +88,7 @@ impl Market {
         } else {
             None
         };
-        if input.good_at.is_some() && !input.accepts_system_tasks {
+        if input.good_at.is_some() {
             outbox::enqueue_command(
                 &mut tx,
                 "matcher",
@@ -128,6 +128,7 @@ impl Market {
                 max_credits: credits,
                 tags: &tags,
                 escrowed: true,
+                private: false,
                 system_task_type: None,
                 parent_task_id: None,
                 target_agent_id: None,
@@ -171,7 +172,7 @@ impl Market {
         }
         let mut tx = self.pool.begin().await?;
         let updated = agents::update_profile(&mut *tx, &agent.id, &update).await?;
-        if update.good_at.is_some() && !updated.accepts_system_tasks {
+        if update.good_at.is_some() && !updated.is_infra() {
             outbox::enqueue_command(
                 &mut tx,
                 "matcher",
@@ -192,6 +193,7 @@ impl Market {
                 "Invalid request body: amount must be at least 1",
             ));
         }
+        validate::int_range("amount", amount, 1, validate::MAX_GRANT)?;
         validate::max_chars("reason", reason, validate::MAX_REASON)?;
         let mut tx = self.pool.begin().await?;
         if agents::get(&mut *tx, agent_id).await?.is_none() {
@@ -203,7 +205,18 @@ impl Market {
         Ok(())
     }
 
-    /// Admin: suspends or reinstates an agent.
+    /// Admin: approves (or revokes) an agent for system tasks. Only approved
+    /// agents that also accept them get system tasks, which show other
+    /// posters' needs, context and results.
+    pub async fn approve_infra(&self, agent_id: &str, approved: bool) -> Result<Agent> {
+        agents::set_infra_approved(&self.pool, agent_id, approved)
+            .await?
+            .ok_or_else(|| Error::not_found("Agent not found"))
+    }
+
+    /// Admin: suspends or reinstates an agent. A suspension is also an
+    /// `agent_suspended` event to the agent: every SSE relay closes the agent's
+    /// open streams when it sees it (its key is refused from then on).
     pub async fn suspend(
         &self,
         agent_id: &str,
@@ -213,8 +226,22 @@ impl Market {
         if let Some(reason) = reason {
             validate::max_chars("reason", reason, validate::MAX_REASON)?;
         }
-        agents::set_suspended(&self.pool, agent_id, suspended, reason)
+        let mut tx = self.pool.begin().await?;
+        let agent = agents::set_suspended(&mut *tx, agent_id, suspended, reason)
             .await?
-            .ok_or_else(|| Error::not_found("Agent not found"))
+            .ok_or_else(|| Error::not_found("Agent not found"))?;
+        if suspended {
+            outbox::enqueue_event(
+                &mut tx,
+                agent_id,
+                EventType::AgentSuspended,
+                "",
+                json!({ "reason": reason }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.published_soon();
+        Ok(agent)
     }
 }

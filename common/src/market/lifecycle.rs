@@ -29,6 +29,8 @@ pub struct CreateTaskInput {
     pub deadline_minutes: Option<i64>,
     pub review_timeout_minutes: Option<i64>,
     pub claim_timeout_minutes: Option<i64>,
+    /// Keep the task away from infra agents (no system tasks about it).
+    pub private: bool,
 }
 
 /// The outcome of a rejection.
@@ -95,6 +97,7 @@ impl Market {
                 max_credits,
                 tags: &input.tags,
                 escrowed: true,
+                private: input.private,
                 system_task_type: None,
                 parent_task_id: None,
                 target_agent_id: None,
@@ -163,7 +166,7 @@ impl Market {
         .await?;
         let Some(task) = delivered else {
             drop(tx);
-            return Err(refusal(&self.pool, task_id, |t| {
+            return Err(refusal(&self.pool, task_id, worker_id, |t| {
                 if t.worker_id.as_deref() != Some(worker_id) {
                     Error::not_your_task()
                 } else {
@@ -207,7 +210,7 @@ impl Market {
         let mut tx = self.pool.begin().await?;
         let Some(task) = tasks::approve(&mut tx, task_id, Some(poster_id)).await? else {
             drop(tx);
-            return Err(refusal(&self.pool, task_id, |t| {
+            return Err(refusal(&self.pool, task_id, poster_id, |t| {
                 if t.poster_id != poster_id {
                     Error::not_your_task()
                 } else {
@@ -255,7 +258,7 @@ impl Market {
         .await?;
         let Some((task, worker)) = rejected else {
             drop(tx);
-            return Err(refusal(&self.pool, task_id, |t| {
+            return Err(refusal(&self.pool, task_id, poster_id, |t| {
                 if t.poster_id != poster_id {
                     Error::not_your_task()
                 } else {
@@ -289,7 +292,7 @@ impl Market {
         let mut tx = self.pool.begin().await?;
         let Some(task) = tasks::cancel(&mut tx, task_id, poster_id).await? else {
             drop(tx);
-            return Err(refusal(&self.pool, task_id, |t| {
+            return Err(refusal(&self.pool, task_id, poster_id, |t| {
                 if t.poster_id != poster_id {
                     Error::not_your_task()
                 } else {
@@ -302,15 +305,7 @@ impl Market {
             .await);
         };
         if task.escrowed {
-            ledger::record(
-                &mut tx,
-                poster_id,
-                task.max_credits,
-                "refund",
-                Kind::Transfer,
-                Some(&task.id),
-            )
-            .await?;
+            refund_escrow(&mut tx, &self.config, &task.id, poster_id, task.max_credits).await?;
         }
         tasks::cancel_open_children(&mut tx, &task.id).await?;
         for agent in tasks::matched_agents(&mut *tx, &task.id).await? {
@@ -336,7 +331,7 @@ impl Market {
             tasks::abandon(&mut tx, task_id, worker_id, self.config.task_expire_hours).await?;
         let Some(task) = abandoned else {
             drop(tx);
-            return Err(refusal(&self.pool, task_id, |t| {
+            return Err(refusal(&self.pool, task_id, worker_id, |t| {
                 if t.status != TaskStatus::Claimed {
                     Error::conflict(format!("Task is {}, not claimed", t.status))
                 } else {
@@ -351,6 +346,46 @@ impl Market {
         metrics::counter!(metrics::TASK_ACTIONS, "action" => "abandon").increment(1);
         Ok(task)
     }
+}
+
+/// Returns a cancelled or expired task's escrow to its poster, less the
+/// matching an infra agent was already paid for it: matching is paid by the
+/// platform out of the fee of a completed task, so a task that ends without
+/// completing pays its own matching back to the platform (otherwise posting
+/// and cancelling would let a colluding infra agent drain the platform).
+pub async fn refund_escrow(
+    conn: &mut PgConnection,
+    config: &Config,
+    task_id: &str,
+    poster_id: &str,
+    max_credits: i64,
+) -> Result<()> {
+    let matching = tasks::paid_matching(&mut *conn, task_id)
+        .await?
+        .clamp(0, max_credits);
+    if max_credits > matching {
+        ledger::record(
+            conn,
+            poster_id,
+            max_credits - matching,
+            "refund",
+            Kind::Transfer,
+            Some(task_id),
+        )
+        .await?;
+    }
+    if matching > 0 {
+        ledger::record(
+            conn,
+            &config.platform_agent_id,
+            matching,
+            "matching_repaid",
+            Kind::Transfer,
+            Some(task_id),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Approves a delivered task inside the caller's transaction when the platform
@@ -369,7 +404,8 @@ pub async fn approve_in(
 
 /// Pays out an approved task: the worker gets the charge minus the platform
 /// fee, the platform the fee, the poster the unused escrow. System tasks are
-/// paid by minting credits, without a fee.
+/// paid by the platform from its balance (which the fees fund), without a
+/// fee: a transfer, so no credits are minted.
 pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Task) -> Result<()> {
     let worker = task
         .worker_id
@@ -410,12 +446,26 @@ pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Ta
             .await?;
         }
     } else {
+        let paid = ledger::debit(
+            conn,
+            &config.platform_agent_id,
+            charged,
+            "system_payout",
+            &task.id,
+        )
+        .await?;
+        if paid.is_err() {
+            // The caller's transaction rolls back: the work stays delivered or claimed.
+            return Err(Error::Unavailable(
+                "The platform cannot pay for system work right now".into(),
+            ));
+        }
         ledger::record(
             conn,
             worker,
             charged,
             "payment",
-            Kind::Grant,
+            Kind::Transfer,
             Some(&task.id),
         )
         .await?;

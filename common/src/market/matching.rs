@@ -70,7 +70,8 @@ impl Market {
             return Ok(MatchOutcome::AlreadyHandled);
         };
         let platform = &self.config.platform_agent_id;
-        let outcome = if agents::infra_agents_exist(&mut *tx, platform).await? {
+        // A private task is routed by the built-in matcher: no infra agent reads it.
+        let outcome = if !task.private && agents::infra_agents_exist(&mut *tx, platform).await? {
             let candidates =
                 matching::candidates(&mut *tx, platform, &task.poster_id, PROMPT_CANDIDATES)
                     .await?;
@@ -122,7 +123,7 @@ impl Market {
             return Ok(false);
         };
         let platform = &self.config.platform_agent_id;
-        if agent.accepts_system_tasks || agent.id == *platform {
+        if agent.is_infra() || agent.id == *platform {
             return Ok(false);
         }
         let good_at = agent.good_at.as_deref().unwrap_or("").trim();
@@ -212,7 +213,7 @@ pub(super) async fn spawn_verification(
     config: &Config,
     task: &Task,
 ) -> Result<()> {
-    if !agents::infra_agents_exist(&mut *conn, &config.platform_agent_id).await? {
+    if task.private || !agents::infra_agents_exist(&mut *conn, &config.platform_agent_id).await? {
         return Ok(());
     }
     matching::cancel_open_verifications(conn, &task.id).await?;

@@ -19,7 +19,7 @@ pub use matching::{MatchOutcome, builtin_ranking, keywords};
 pub use social::{MAX_UNANSWERED_QUESTIONS, PosterRating};
 pub use timers::{Rule, SweepReport};
 
-use crate::{Config, Error, db::tasks::Task};
+use crate::{Config, Error, db::tasks::Task, domain::TaskStatus};
 
 /// Handle to the marketplace: the pool, the configuration and the outbox
 /// publisher's wake-up signal.
@@ -53,12 +53,27 @@ impl Market {
     }
 }
 
-/// Builds the refusal for a guarded transition that changed no row: 404 when
-/// the task does not exist, otherwise what `explain` says about its state.
-async fn refusal(pool: &PgPool, task_id: &str, explain: impl FnOnce(&Task) -> Error) -> Error {
+/// Whether `agent_id` may know that `task` exists: its poster, its worker,
+/// or anyone while it is open in the pool. Everyone else gets the same 404
+/// as for a task that does not exist, from every route.
+pub fn visible_to(task: &Task, agent_id: &str) -> bool {
+    task.poster_id == agent_id
+        || task.worker_id.as_deref() == Some(agent_id)
+        || (task.status == TaskStatus::Posted && !task.is_system)
+}
+
+/// Builds the refusal for a guarded transition `agent_id` asked for that
+/// changed no row: 404 when the task does not exist or the agent may not see
+/// it, otherwise what `explain` says about its state.
+async fn refusal(
+    pool: &PgPool,
+    task_id: &str,
+    agent_id: &str,
+    explain: impl FnOnce(&Task) -> Error,
+) -> Error {
     match crate::db::tasks::get(pool, task_id).await {
-        Ok(Some(task)) => explain(&task),
-        Ok(None) => Error::task_not_found(),
+        Ok(Some(task)) if visible_to(&task, agent_id) => explain(&task),
+        Ok(_) => Error::task_not_found(),
         Err(err) => err.into(),
     }
 }

@@ -57,7 +57,7 @@ impl Market {
             &agent.id,
             &agent.capability_tags_lower(),
             filter,
-            agent.accepts_system_tasks,
+            agent.is_infra(),
             self.config.default_claim_timeout_minutes,
         )
         .await?)

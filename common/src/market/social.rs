@@ -37,6 +37,15 @@ async fn existing_task(conn: impl sqlx::PgExecutor<'_>, task_id: &str) -> Result
         .ok_or_else(Error::task_not_found)
 }
 
+/// The task, if `agent_id` may see it; the same 404 as a missing task otherwise.
+async fn seen_task(conn: impl sqlx::PgExecutor<'_>, task_id: &str, agent_id: &str) -> Result<Task> {
+    let task = existing_task(conn, task_id).await?;
+    if !super::visible_to(&task, agent_id) {
+        return Err(Error::task_not_found());
+    }
+    Ok(task)
+}
+
 fn is_party(task: &Task, agent_id: &str) -> bool {
     task.poster_id == agent_id || task.worker_id.as_deref() == Some(agent_id)
 }
@@ -60,7 +69,7 @@ impl Market {
             validate::max_chars("feedback", f, validate::MAX_REASON)?;
         }
         let mut tx = self.pool.begin().await?;
-        let task = existing_task(&mut *tx, task_id).await?;
+        let task = seen_task(&mut *tx, task_id, worker_id).await?;
         if task.status != TaskStatus::Approved {
             return Err(Error::conflict(format!(
                 "Task is {}, not approved",
@@ -114,19 +123,16 @@ impl Market {
                 }
                 other => other,
             })?;
-        let task = existing_task(&self.pool, task_id).await?;
-        let browsable = task.status == TaskStatus::Posted && !task.is_system;
-        if !is_party(&task, reporter_id) && !browsable {
-            return Err(Error::task_not_found());
-        }
-        Ok(reports::insert(
+        seen_task(&self.pool, task_id, reporter_id).await?;
+        reports::insert(
             &self.pool,
             &ids::new_id("rp"),
             task_id,
             reporter_id,
             &reason,
         )
-        .await?)
+        .await?
+        .ok_or_else(|| Error::conflict("You already filed this report"))
     }
 
     /// Asks the poster of an open task a question (never one's own task; at
@@ -140,7 +146,7 @@ impl Market {
         let question =
             validate::required_text("question", question.as_deref(), validate::MAX_QUESTION)?;
         let mut tx = self.pool.begin().await?;
-        let task = existing_task(&mut *tx, task_id).await?;
+        let task = seen_task(&mut *tx, task_id, asker_id).await?;
         if task.poster_id == asker_id {
             return Err(Error::conflict("Cannot ask questions on your own task"));
         }
@@ -181,7 +187,7 @@ impl Market {
     ) -> Result<Question> {
         let answer = validate::required_text("answer", answer.as_deref(), validate::MAX_ANSWER)?;
         let mut tx = self.pool.begin().await?;
-        let task = existing_task(&mut *tx, task_id).await?;
+        let task = seen_task(&mut *tx, task_id, poster_id).await?;
         if task.poster_id != poster_id {
             return Err(Error::forbidden("Only the poster can answer questions"));
         }
@@ -225,7 +231,7 @@ impl Market {
         let message =
             validate::required_text("message", message.as_deref(), validate::MAX_MESSAGE)?;
         let mut tx = self.pool.begin().await?;
-        let task = existing_task(&mut *tx, task_id).await?;
+        let task = seen_task(&mut *tx, task_id, sender_id).await?;
         if !is_party(&task, sender_id) {
             return Err(Error::forbidden("Only poster or worker can send messages"));
         }
@@ -257,7 +263,7 @@ impl Market {
 
     /// The thread of a task, for its poster and current worker only.
     pub async fn messages(&self, agent_id: &str, task_id: &str) -> Result<Vec<Message>> {
-        let task = existing_task(&self.pool, task_id).await?;
+        let task = seen_task(&self.pool, task_id, agent_id).await?;
         if !is_party(&task, agent_id) {
             return Err(Error::forbidden("Only poster or worker can view messages"));
         }

@@ -9,12 +9,14 @@ use std::fmt;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use super::{Market, lifecycle::approve_in};
+use super::{
+    Market,
+    lifecycle::{approve_in, refund_escrow},
+};
 use crate::{
-    Result,
+    Config, Result,
     db::{
         deadlines::{self, ExpiredTask, ReleasedTask},
-        ledger::{self, Kind},
         outbox, tasks,
     },
     domain::EventType,
@@ -139,11 +141,11 @@ impl Market {
             }
             Rule::PostedPastDeadline => {
                 let expired = deadlines::expire_tasks_past_deadline(&mut tx, limit).await?;
-                settle_expired(&mut tx, &expired, true).await?
+                settle_expired(&mut tx, &self.config, &expired, true).await?
             }
             Rule::Expiry => {
                 let expired = deadlines::expire_unclaimed_tasks(&mut tx, limit).await?;
-                settle_expired(&mut tx, &expired, false).await?
+                settle_expired(&mut tx, &self.config, &expired, false).await?
             }
             Rule::ReviewTimeout => {
                 if self.config.disable_auto_approve {
@@ -218,20 +220,13 @@ async fn notify_workers(
 /// poster — and, for a deadline expiry, every matched agent.
 async fn settle_expired(
     conn: &mut PgConnection,
+    config: &Config,
     expired: &[ExpiredTask],
     tell_matched: bool,
 ) -> Result<usize> {
     for task in expired {
         if task.escrowed {
-            ledger::record(
-                conn,
-                &task.poster_id,
-                task.max_credits,
-                "refund",
-                Kind::Transfer,
-                Some(&task.id),
-            )
-            .await?;
+            refund_escrow(conn, config, &task.id, &task.poster_id, task.max_credits).await?;
         }
         if task.is_system {
             continue;

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod extract;
 mod fields;
+mod input;
 pub mod negotiate;
 pub mod openapi;
 mod rate_limit;

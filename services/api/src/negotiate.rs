@@ -153,12 +153,25 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
                 ApiError::bad_request(format!("Could not read request body: {rejection}"))
             }
         })?;
+        // YAML is parsed on a blocking thread: a hostile document must not
+        // hold up the async worker's other requests while it is refused.
+        if bytes.trim_ascii_start().starts_with(b"---") {
+            return tokio::task::spawn_blocking(move || parse(&headers, &bytes))
+                .await
+                .map_err(|err| ApiError(pinchwork_common::Error::Internal(err.into())))?;
+        }
         parse(&headers, &bytes)
     }
 }
 
-/// Parses a body per the negotiation rules.
+/// Parses a body per the negotiation rules; a NUL anywhere in it is a 400.
 pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Payload> {
+    let payload = parse_unchecked(headers, bytes)?;
+    crate::input::check_body(&payload.fields, payload.text.as_deref())?;
+    Ok(payload)
+}
+
+fn parse_unchecked(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Payload> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("Request body must be UTF-8 text"))?
         .trim();
@@ -196,7 +209,7 @@ fn markdown(text: &str) -> ApiResult<Payload> {
     let fields = match front {
         None => Map::new(),
         Some(yaml) if yaml.trim().is_empty() => Map::new(),
-        Some(yaml) => match serde_saphyr::from_str::<Value>(yaml) {
+        Some(yaml) => match serde_saphyr::from_str_with_options::<Value>(yaml, yaml_options()) {
             Ok(Value::Object(map)) => map,
             Ok(Value::Null) => Map::new(),
             Ok(_) => return Err(ApiError::bad_request("YAML frontmatter must be a mapping")),
@@ -212,6 +225,19 @@ fn markdown(text: &str) -> ApiResult<Payload> {
         fields,
         text: (!body.is_empty()).then(|| body.to_string()),
     })
+}
+
+/// Front matter is a few flat fields: anchors and aliases (the way to make a
+/// small document expand into a huge one) are refused, and so is deep nesting.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_anchors = 0;
+    budget.max_aliases = 0;
+    budget.max_depth = 16;
+    budget.max_events = 100_000;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 fn split_frontmatter(text: &str) -> (Option<&str>, &str) {
@@ -281,6 +307,15 @@ mod tests {
         );
         let err = parse(&headers, b"{nope").unwrap_err();
         assert!(matches!(err.0, pinchwork_common::Error::BadRequest(_)));
+    }
+
+    #[test]
+    fn yaml_anchors_and_aliases_are_refused() {
+        let bomb = "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n---\nhi";
+        let err = parse(&HeaderMap::new(), bomb.as_bytes()).unwrap_err();
+        assert!(matches!(err.0, pinchwork_common::Error::BadRequest(_)));
+        let plain = parse_text(None, "---\nname: x\ntags: [a, b]\n---\nbody");
+        assert_eq!(plain.fields["name"], "x");
     }
 
     #[test]

@@ -1,18 +1,23 @@
 //! Per-route rate limits, counted in PostgreSQL so they hold for the whole
-//! cluster. Authenticated calls are counted per API key, others per client IP.
+//! cluster. A request counts against the agent its API key proves; a request
+//! without a valid key counts against its client address, and so do
+//! registration and the admin API always (an invented key buys no new bucket).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, Request, State},
-    http::{Extensions, HeaderMap, header},
+    http::{Extensions, HeaderMap},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use pinchwork_common::{Error, config::RateLimit, db::rate_limits};
-use sha2::{Digest, Sha256};
+use pinchwork_common::{
+    Error,
+    config::{RateLimit, TrustedProxies},
+    db::rate_limits,
+};
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, error::ApiError, extract::Authenticated};
 
 /// The limited route families (pickup and batch pickup count separately).
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +29,10 @@ pub enum Class {
     Deliver,
     Read,
     Admin,
+    /// `PATCH /v1/me`.
+    Profile,
+    /// The other state-changing task actions (approve … messages).
+    Write,
 }
 
 impl Class {
@@ -36,6 +45,8 @@ impl Class {
             Self::Deliver => "deliver",
             Self::Read => "read",
             Self::Admin => "admin",
+            Self::Profile => "profile",
+            Self::Write => "write",
         }
     }
 
@@ -48,55 +59,90 @@ impl Class {
             Self::Deliver => c.rate_limit_deliver,
             Self::Read => c.rate_limit_read,
             Self::Admin => c.rate_limit_admin,
+            Self::Profile => c.rate_limit_profile,
+            Self::Write => c.rate_limit_write,
         }
     }
-}
 
-/// Who a request is counted against: its bearer key's digest, else its client IP
-/// (the first `X-Forwarded-For` hop set by our load balancer, else the peer).
-fn caller(request: &Request) -> String {
-    let headers = request.headers();
-    if let Some(key) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        return format!(
-            "key:{}",
-            hex::encode(&Sha256::digest(key.trim().as_bytes())[..12])
-        );
+    /// Whether the bucket is always the client address (no agent key applies).
+    fn per_address(self) -> bool {
+        matches!(self, Self::Register | Self::Admin)
     }
-    format!("ip:{}", client_ip(headers, request.extensions()))
 }
 
-/// The client's IP: the first `X-Forwarded-For` hop set by our load balancer,
-/// else the peer address.
-pub(crate) fn client_ip(headers: &HeaderMap, extensions: &Extensions) -> String {
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
+/// The client's address: the peer itself, or — when the peer is a trusted
+/// proxy — the nearest `X-Forwarded-For` hop that is not a trusted proxy.
+pub fn client_addr(headers: &HeaderMap, peer: IpAddr, trusted: &TrustedProxies) -> IpAddr {
+    let mut ip = peer.to_canonical();
+    if !trusted.contains(&ip) {
+        return ip;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter(|v| !v.is_empty());
-    match forwarded {
-        Some(ip) => ip.to_string(),
-        None => extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".into(), |c| c.0.ip().to_string()),
+        .collect();
+    for hop in hops.iter().rev() {
+        let Ok(hop) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        ip = hop.to_canonical();
+        if !trusted.contains(&ip) {
+            break;
+        }
     }
+    ip
+}
+
+/// Who `request` is counted against: `agent:<id>` for a valid key (the agent
+/// is kept in the request for the extractor), else `ip:<client address>`.
+async fn caller(state: &AppState, class: Class, request: &mut Request) -> Result<String, ApiError> {
+    if !class.per_address()
+        && let Some(agent) = Authenticated::resolve(state, request.headers()).await?
+    {
+        let bucket = format!("agent:{}", agent.0.id);
+        request.extensions_mut().insert(agent);
+        return Ok(bucket);
+    }
+    let ip = client_ip(
+        request.headers(),
+        request.extensions(),
+        &state.market.config.trusted_proxies,
+    );
+    Ok(format!("ip:{ip}"))
+}
+
+/// A request's client address as text ([`client_addr`]; `unknown` without a peer).
+pub(crate) fn client_ip(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    trusted: &TrustedProxies,
+) -> String {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(
+            || "unknown".into(),
+            |c| client_addr(headers, c.0.ip(), trusted).to_string(),
+        )
 }
 
 /// Middleware enforcing `class`'s limit.
 pub async fn enforce(
     State((state, class)): State<(AppState, Class)>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     if !state.market.config.rate_limit_enabled {
         return next.run(request).await;
     }
     let limit = class.limit(&state);
-    let bucket = format!("{}:{}", class.name(), caller(&request));
+    let who = match caller(&state, class, &mut request).await {
+        Ok(who) => who,
+        Err(err) => return err.into_response(),
+    };
+    let bucket = format!("{}:{who}", class.name());
     match rate_limits::hit(&state.market.pool, &bucket, limit.window.as_secs() as i64).await {
         Ok((hits, _)) if hits <= i64::from(limit.count) => next.run(request).await,
         Ok((_, retry_after)) => ApiError(Error::TooManyRequests {
@@ -105,5 +151,40 @@ pub async fn enforce(
         })
         .into_response(),
         Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let trusted: TrustedProxies = "10.0.0.1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.1.1.1, 2.2.2.2"),
+        );
+        assert_eq!(
+            client_addr(&headers, ip("9.9.9.9"), &trusted),
+            ip("9.9.9.9"),
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(
+            client_addr(&headers, ip("10.0.0.1"), &trusted),
+            ip("2.2.2.2"),
+            "the hop our proxy saw, not what the client claimed before it"
+        );
+        assert_eq!(
+            client_addr(&HeaderMap::new(), ip("10.0.0.1"), &trusted),
+            ip("10.0.0.1")
+        );
     }
 }

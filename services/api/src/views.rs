@@ -77,6 +77,9 @@ pub struct Task {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub system_task_type: Option<pinchwork_common::domain::SystemTaskType>,
+    /// Only on private tasks (never shown to infra agents): true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 impl From<&tasks::Task> for Task {
@@ -103,6 +106,7 @@ impl From<&tasks::Task> for Task {
             rejection_reason: t.rejection_reason.clone(),
             rejection_grace_deadline: stamp(t.rejection_grace_deadline),
             system_task_type: t.system_task_type,
+            private: t.private,
         }
     }
 }
@@ -618,6 +622,16 @@ pub struct SuspendResult {
     pub suspended: bool,
     /// Cleared when the agent is reinstated.
     pub reason: Option<String>,
+}
+
+/// The result of an infra approval change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InfraResult {
+    pub agent_id: String,
+    /// Whether the agent asked for system tasks.
+    pub accepts_system_tasks: bool,
+    /// Whether an operator approved it for them.
+    pub infra_approved: bool,
 }
 
 /// The views of a list of rows.

@@ -17,6 +17,7 @@ use async_nats::jetstream::{
 use futures::StreamExt;
 use pinchwork_common::{
     bus::{Bus, Layout},
+    domain::EventType,
     metrics, telemetry,
 };
 use serde_json::{Map, Value, json};
@@ -87,17 +88,34 @@ impl Hub {
         }
     }
 
-    /// Registers a connection of `agent`; returns its id and live receiver.
-    pub fn register(&self, agent: &str) -> (u64, mpsc::Receiver<Arc<SseEvent>>) {
+    /// Registers a connection of `agent`; returns its id and live receiver,
+    /// or `None` when the agent already holds `max_per_agent` connections here
+    /// (the new one is refused; the open ones keep running).
+    pub fn register(
+        &self,
+        agent: &str,
+        max_per_agent: usize,
+    ) -> Option<(u64, mpsc::Receiver<Arc<SseEvent>>)> {
         let (tx, rx) = mpsc::channel(self.buffer);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut conns = self.lock();
         if self.closed.load(Ordering::Relaxed) {
-            return (id, rx); // `tx` dropped: the live feed ends at once.
+            return Some((id, rx)); // `tx` dropped: the live feed ends at once.
         }
-        conns.entry(agent.to_string()).or_default().push((id, tx));
+        let list = conns.entry(agent.to_string()).or_default();
+        if list.len() >= max_per_agent {
+            return None;
+        }
+        list.push((id, tx));
         metrics::gauge!(metrics::SSE_CONNECTIONS).increment(1.0);
-        (id, rx)
+        Some((id, rx))
+    }
+
+    /// Drops every connection of `agent` on this instance: their streams end.
+    pub fn disconnect(&self, agent: &str) {
+        if let Some(list) = self.lock().remove(agent) {
+            forget(list.len());
+        }
     }
 
     /// Forgets a connection (it closed).
@@ -253,6 +271,10 @@ fn dispatch_message(hub: &Hub, layout: &Layout, msg: &Message, seq: u64) {
     if let Some(event) = SseEvent::from_payload(seq, &msg.payload) {
         hub.dispatch(agent, Arc::new(event));
     }
+    // Every relay sees the suspension: the agent's streams end after the event.
+    if event_type == EventType::AgentSuspended.as_str() {
+        hub.disconnect(agent);
+    }
 }
 
 #[cfg(test)]
@@ -270,8 +292,8 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_falls_behind_its_buffer_is_cut_off() {
         let hub = Hub::new(2);
-        let (_, mut slow) = hub.register("ag-a");
-        let (_, mut fast) = hub.register("ag-a");
+        let (_, mut slow) = hub.register("ag-a", 5).unwrap();
+        let (_, mut fast) = hub.register("ag-a", 5).unwrap();
         for seq in 1..=3 {
             hub.dispatch("ag-a", event(seq));
             // The fast client keeps up.

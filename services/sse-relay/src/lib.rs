@@ -124,7 +124,19 @@ async fn events(State(state): State<RelayState>, headers: HeaderMap) -> Response
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let events = stream::open(&state, agent.id, last_seen);
+    let Some(events) = stream::open(&state, agent.id, last_seen) else {
+        let mut refused = refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "Too many open event streams (at most {} per agent)",
+                state.config.sse_max_per_agent
+            ),
+        );
+        refused
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        return refused;
+    };
     axum::response::Sse::new(events)
         .keep_alive(
             axum::response::sse::KeepAlive::new()

@@ -33,13 +33,14 @@ struct Conn {
 
 /// The event stream of `agent`: live events are registered first (buffered),
 /// then the replay after `last_seen` runs, then the buffered live events
-/// follow, skipping any sequence already sent.
+/// follow, skipping any sequence already sent. `None` when the agent already
+/// holds its maximum of streams on this relay.
 pub fn open(
     state: &RelayState,
     agent: String,
     last_seen: Option<u64>,
-) -> impl Stream<Item = Result<Event, Infallible>> + use<> {
-    let (id, live) = state.hub.register(&agent);
+) -> Option<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    let (id, live) = state.hub.register(&agent, state.config.sse_max_per_agent)?;
     let replay = last_seen.map(|seq| {
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(replay(state.bus.clone(), agent.clone(), seq, tx));
@@ -55,10 +56,10 @@ pub fn open(
             id,
         },
     };
-    futures::stream::unfold(conn, |mut conn| async move {
+    Some(futures::stream::unfold(conn, |mut conn| async move {
         let event = next_event(&mut conn).await?;
         Some((Ok(event.to_sse()), conn))
-    })
+    }))
 }
 
 async fn next_event(conn: &mut Conn) -> Option<Arc<SseEvent>> {

@@ -110,7 +110,8 @@ async fn store(pool: &PgPool, bus: &Bus, msg: &Message) -> anyhow::Result<bool> 
     let Some(agent) = agents::get(pool, recipient).await? else {
         return Ok(false);
     };
-    if agent.webhook_url.is_none() {
+    // A suspended agent's webhooks stop (its events are still acked).
+    if agent.webhook_url.is_none() || agent.suspended {
         return Ok(false);
     }
     let event_id: i64 = event["event_id"]

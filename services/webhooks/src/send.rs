@@ -22,10 +22,15 @@ use tracing::Instrument;
 /// How often due rows are polled when nothing wakes the sender.
 const POLL: Duration = Duration::from_millis(200);
 
-/// `sha256=<hex HMAC-SHA256(secret, body)>`, the `X-Pinchwork-Signature` value.
-pub fn sign(secret: &str, body: &[u8]) -> String {
+/// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`, the
+/// `X-Pinchwork-Signature` value; `timestamp` (Unix seconds) is sent as
+/// `X-Pinchwork-Timestamp`. Signing the time with the body (the Standard
+/// Webhooks layout) lets a receiver refuse a captured request replayed later.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -41,7 +46,10 @@ enum SendError {
     Http(#[from] reqwest::Error),
 }
 
-/// Polls and sends due deliveries until `shutdown`.
+/// Polls and sends due deliveries until `shutdown`, keeping up to
+/// `PINCHWORK_WEBHOOK_CONCURRENCY` attempts in flight: a free slot is filled
+/// as soon as an attempt ends, so one slow receiver holds one slot (for at
+/// most the timeout) and never the deliveries of other agents.
 pub async fn run(
     pool: PgPool,
     config: Arc<Config>,
@@ -57,34 +65,39 @@ pub async fn run(
     };
     // A claim outlives the longest attempt, so only a crashed sender's claim expires.
     let lease_ms = i64::try_from(config.webhook_timeout_seconds * 1000 + 5_000).unwrap_or(i64::MAX);
+    let mut attempts = JoinSet::new();
     loop {
-        let batch =
-            match webhooks::claim_due(&pool, config.webhook_concurrency as i64, lease_ms).await {
-                Ok(batch) => batch,
-                Err(err) => {
-                    tracing::warn!(error = %err, "claiming webhook deliveries failed");
-                    Vec::new()
-                }
-            };
-        if batch.is_empty() {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
-            }
-            continue;
-        }
-        let mut attempts = JoinSet::new();
-        for due in batch {
-            let (pool, config, client) = (pool.clone(), config.clone(), client.clone());
-            let span = attempt_span(&due);
-            attempts
-                .spawn(async move { attempt(&pool, &config, &client, due).await }.instrument(span));
-        }
-        // In-flight attempts finish even during shutdown, so their outcome is recorded.
-        while attempts.join_next().await.is_some() {}
         if shutdown.is_cancelled() {
+            // In-flight attempts finish, so their outcome is recorded.
+            while attempts.join_next().await.is_some() {}
             return;
+        }
+        let free = config.webhook_concurrency.saturating_sub(attempts.len());
+        let mut claimed = 0;
+        if free > 0 {
+            match webhooks::claim_due(&pool, free as i64, lease_ms).await {
+                Ok(batch) => {
+                    claimed = batch.len();
+                    for due in batch {
+                        let (pool, config, client) = (pool.clone(), config.clone(), client.clone());
+                        let span = attempt_span(&due);
+                        attempts.spawn(
+                            async move { attempt(&pool, &config, &client, due).await }
+                                .instrument(span),
+                        );
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "claiming webhook deliveries failed"),
+            }
+        }
+        if claimed == free && free > 0 {
+            continue; // There may be more due right now.
+        }
+        tokio::select! {
+            Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
+            () = wake.notified(), if attempts.len() < config.webhook_concurrency => {}
+            () = tokio::time::sleep(POLL) => {}
+            () = shutdown.cancelled() => {}
         }
     }
 }
@@ -126,6 +139,7 @@ async fn attempt(pool: &PgPool, config: &Config, client: &reqwest::Client, due: 
         None => Err(SendError::Refused(
             "the agent has no webhook_url any more".into(),
         )),
+        Some(_) if due.suspended => Err(SendError::Refused("the agent is suspended".into())),
         Some(_) if due.attempts > max_attempts => {
             Err(SendError::Refused("attempts exhausted".into()))
         }
@@ -187,13 +201,18 @@ async fn post(
         pinned = build_client(config, Some((&host, addr)))?;
         &pinned
     };
+    let timestamp = chrono::Utc::now().timestamp();
     let mut request = client
         .post(url)
         .header("content-type", "application/json")
         .header("x-pinchwork-event-id", due.event_id.to_string())
+        .header("x-pinchwork-timestamp", timestamp.to_string())
         .body(due.body.clone());
     if let Some(secret) = due.webhook_secret.as_deref().filter(|s| !s.is_empty()) {
-        request = request.header("x-pinchwork-signature", sign(secret, due.body.as_bytes()));
+        request = request.header(
+            "x-pinchwork-signature",
+            sign(secret, timestamp, due.body.as_bytes()),
+        );
     }
     // The attempt span's context, or the stored one when this process exports no spans.
     let traceparent = telemetry::current_traceparent().or_else(|| due.traceparent.clone());
@@ -246,11 +265,18 @@ mod tests {
     }
 
     #[test]
-    fn signature_is_hex_hmac_sha256() {
-        // RFC 4231 test case 2.
+    fn signature_is_hex_hmac_sha256_of_timestamp_dot_body() {
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"1700000000.what do ya want for nothing?");
+        let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
         assert_eq!(
-            sign("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            sign("Jefe", 1_700_000_000, b"what do ya want for nothing?"),
+            expected
+        );
+        assert_ne!(
+            sign("Jefe", 1_700_000_001, b"what do ya want for nothing?"),
+            expected,
+            "another time, another signature"
         );
     }
 

@@ -48,9 +48,14 @@ async fn every_event_type_reaches_its_recipient_signed() {
         } else {
             "worker-secret"
         };
+        let timestamp: i64 = r
+            .timestamp
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .expect("X-Pinchwork-Timestamp");
         assert_eq!(
             r.signature.as_deref(),
-            Some(pinchwork_webhooks::sign(secret, &r.raw).as_str()),
+            Some(pinchwork_webhooks::sign(secret, timestamp, &r.raw).as_str()),
             "signature must verify"
         );
         assert_eq!(r.event_id.as_deref(), r.body["event_id"].as_str());

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{Client, assert_conservation, fresh_database, nats_prefix, test_config};
 
 /// The admin key of every test cluster.
-pub const ADMIN_KEY: &str = "test-admin-key";
+pub const ADMIN_KEY: &str = "test-admin-key-0123";
 
 /// Settings every test cluster starts with; [`Builder::config`] flags win.
 /// Welcome tasks and rate limits are off (tests that need them turn them

@@ -28,6 +28,8 @@ pub struct Received {
     pub body: Value,
     /// `X-Pinchwork-Signature`, when sent.
     pub signature: Option<String>,
+    /// `X-Pinchwork-Timestamp` (the signed send time), when sent.
+    pub timestamp: Option<String>,
     /// `X-Pinchwork-Event-Id`, when sent.
     pub event_id: Option<String>,
     /// The W3C `traceparent` header, when sent.
@@ -140,6 +142,7 @@ async fn record(
         body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
         raw: raw.to_vec(),
         signature: header("x-pinchwork-signature"),
+        timestamp: header("x-pinchwork-timestamp"),
         event_id: header("x-pinchwork-event-id"),
         traceparent: header("traceparent"),
         status,

@@ -3,5 +3,5 @@
 mod auth;
 mod query;
 
-pub use auth::{Admin, CurrentAgent};
+pub use auth::{Admin, Authenticated, CurrentAgent};
 pub use query::{Page, Query};

@@ -109,3 +109,41 @@ pub async fn suspend(
         reason: agent.suspend_reason,
     }))
 }
+
+/// Body of `POST /v1/admin/agents/infra`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InfraRequest {
+    #[serde(default, deserialize_with = "lax::text")]
+    #[schema(required = true, value_type = String)]
+    pub agent_id: Option<String>,
+    /// true approves the agent for system tasks, false revokes it.
+    #[serde(default, deserialize_with = "lax::flag")]
+    #[schema(required = true, value_type = bool)]
+    pub approved: Option<bool>,
+}
+
+/// Approve or revoke an agent for system tasks: an approved agent that also
+/// accepts them gets system tasks, which show other posters' needs, context
+/// and results.
+#[utoipa::path(post, path = "/v1/admin/agents/infra", tag = "admin", security(("admin" = [])),
+    request_body = InfraRequest,
+    responses((status = 200, description = "Infra approval changed", body = views::InfraResult),
+              (status = 400, description = "Missing or invalid field", body = ErrorBody),
+              (status = 404, description = "Agent not found", body = ErrorBody),
+              AdminAuth, WithBody, Limited, Unavailable))]
+pub async fn infra(
+    State(state): State<AppState>,
+    _: Admin,
+    body: Body<InfraRequest>,
+) -> ApiResult<Reply> {
+    let InfraRequest { agent_id, approved } = body.fields;
+    let agent_id = required_agent_id(agent_id)?;
+    let approved =
+        approved.ok_or_else(|| ApiError::bad_request("Missing required field: approved"))?;
+    let agent = state.market.approve_infra(&agent_id, approved).await?;
+    Ok(Reply::ok(views::InfraResult {
+        agent_id: agent.id,
+        accepts_system_tasks: agent.accepts_system_tasks,
+        infra_approved: agent.infra_approved,
+    }))
+}

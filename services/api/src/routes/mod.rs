@@ -50,10 +50,11 @@ pub const RELAYED: &[&str] = &["/v1/events"];
 fn table() -> Vec<(UtoipaMethodRouter<AppState>, Option<Class>)> {
     vec![
         (routes!(agents::register), Some(Class::Register)),
-        (routes!(agents::me, agents::update_me), None),
+        (routes!(agents::me), None),
+        (routes!(agents::update_me), Some(Class::Profile)),
         (routes!(agents::credits), Some(Class::Read)),
-        (routes!(me::stats), None),
-        (routes!(me::trust), None),
+        (routes!(me::stats), Some(Class::Read)),
+        (routes!(me::trust), Some(Class::Read)),
         (routes!(webhooks::deliveries), Some(Class::Read)),
         (routes!(directory::search), Some(Class::Read)),
         (routes!(directory::profile), Some(Class::Read)),
@@ -63,20 +64,23 @@ fn table() -> Vec<(UtoipaMethodRouter<AppState>, Option<Class>)> {
         (routes!(tasks::show), Some(Class::Read)),
         (routes!(pickup::next), Some(Class::Pickup)),
         (routes!(pickup::batch), Some(Class::PickupBatch)),
-        (routes!(pickup::specific), None),
+        (routes!(pickup::specific), Some(Class::Pickup)),
         (routes!(tasks::deliver), Some(Class::Deliver)),
-        (routes!(tasks::approve), None),
-        (routes!(tasks::reject), None),
-        (routes!(tasks::cancel), None),
-        (routes!(tasks::abandon), None),
-        (routes!(social::rate), None),
-        (routes!(social::report), None),
-        (routes!(social::questions, social::ask), None),
-        (routes!(social::answer), None),
-        (routes!(social::messages, social::send_message), None),
+        (routes!(tasks::approve), Some(Class::Write)),
+        (routes!(tasks::reject), Some(Class::Write)),
+        (routes!(tasks::cancel), Some(Class::Write)),
+        (routes!(tasks::abandon), Some(Class::Write)),
+        (routes!(social::rate), Some(Class::Write)),
+        (routes!(social::report), Some(Class::Write)),
+        (routes!(social::questions), Some(Class::Read)),
+        (routes!(social::ask), Some(Class::Write)),
+        (routes!(social::answer), Some(Class::Write)),
+        (routes!(social::messages), Some(Class::Read)),
+        (routes!(social::send_message), Some(Class::Write)),
         (routes!(meta::capabilities), None),
         (routes!(admin::grant), Some(Class::Admin)),
         (routes!(admin::suspend), Some(Class::Admin)),
+        (routes!(admin::infra), Some(Class::Admin)),
         (routes!(docs::root), None),
         (routes!(docs::skill_md), None),
         (routes!(docs::terms), None),
@@ -135,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(negotiate::MAX_BODY_BYTES))
         .layer(middleware::from_fn(crate::web::browser_pages))
+        .layer(middleware::from_fn(crate::input::layer))
         .layer(middleware::from_fn(negotiate::layer))
         .layer(middleware::from_fn(metrics::track_http))
         .layer(middleware::from_fn(crate::trace::layer))

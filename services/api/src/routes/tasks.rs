@@ -51,6 +51,11 @@ pub struct CreateTaskRequest {
     /// Block up to this many seconds (≤ 300) for the result.
     #[serde(default, deserialize_with = "lax::int")]
     pub wait: Option<i64>,
+    /// Keep the task away from infra agents: no match or verification
+    /// system task ever shows it (the built-in matcher routes it).
+    #[serde(default, deserialize_with = "lax::flag")]
+    #[schema(value_type = Option<bool>)]
+    pub private: Option<bool>,
 }
 
 /// Post a task; its max_credits are held in escrow.
@@ -75,6 +80,7 @@ pub async fn create(
         review_timeout_minutes,
         claim_timeout_minutes,
         wait,
+        private,
         ..
     } = body.fields;
     let input = CreateTaskInput {
@@ -85,6 +91,7 @@ pub async fn create(
         deadline_minutes,
         review_timeout_minutes,
         claim_timeout_minutes,
+        private: private.unwrap_or(false),
     };
     let wait = match wait {
         Some(wait) => Some(validate::int_range(

@@ -145,11 +145,12 @@ async fn deliver_refusals() {
     app.deliver(&worker, "tk-missing000", json!({"result": "x"}))
         .await
         .expect(404);
+    // A claimed task is not the stranger's to see: the same 404 as a missing one.
     let r = app
         .deliver(&stranger, &task, json!({"result": "x"}))
         .await
-        .expect(403);
-    assert_eq!(r.error(), "Not your task");
+        .expect(404);
+    assert_eq!(r.error(), "Task not found");
     let r = app.deliver(&worker, &task, json!({})).await.expect(400);
     assert_eq!(r.error(), "Missing result");
     app.deliver(&worker, &task, json!({"result": "x", "credits_claimed": 0}))
@@ -368,8 +369,8 @@ async fn abandon_returns_the_task_to_the_pool() {
     let r = app
         .act(&other, &task, "abandon", Value::Null)
         .await
-        .expect(403);
-    assert_eq!(r.error(), "Not your task");
+        .expect(404);
+    assert_eq!(r.error(), "Task not found");
     let r = app
         .act(&worker, &task, "abandon", Value::Null)
         .await

@@ -22,6 +22,8 @@ mod rate_limits;
 mod ratings;
 mod register;
 mod reports;
+mod security_input;
+mod security_market;
 mod tasks;
 mod trust_stats;
 mod wait;

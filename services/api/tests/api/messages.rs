@@ -110,13 +110,14 @@ async fn outsiders_can_neither_send_nor_read() {
     app.post(&path, Some(&poster.key), json!({"message": "secret plan"}))
         .await
         .expect(201);
+    // Once claimed, the task is invisible to outsiders: the same 404 as a missing task.
     let send = app
         .post(&path, Some(&outsider.key), json!({"message": "hi"}))
         .await
-        .expect(403);
-    assert_eq!(send.error(), "Only poster or worker can send messages");
-    let read = app.get(&path, Some(&outsider.key)).await.expect(403);
-    assert_eq!(read.error(), "Only poster or worker can view messages");
+        .expect(404);
+    assert_eq!(send.error(), "Task not found");
+    let read = app.get(&path, Some(&outsider.key)).await.expect(404);
+    assert_eq!(read.error(), "Task not found");
     assert!(!read.body.to_string().contains("secret plan"));
     app.get(&path, None).await.expect(401);
     app.get("/v1/tasks/tk-nope/messages", Some(&poster.key))

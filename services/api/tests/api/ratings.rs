@@ -76,8 +76,8 @@ async fn rate_refusals_follow_the_documented_order() {
     let stranger = app
         .act(&other, &task, "rate", json!({"rating": 3}))
         .await
-        .expect(403);
-    assert_eq!(stranger.error(), "Not your task");
+        .expect(404);
+    assert_eq!(stranger.error(), "Task not found");
     // The poster rates through approve, not through /rate.
     app.act(&poster, &task, "rate", json!({"rating": 3}))
         .await

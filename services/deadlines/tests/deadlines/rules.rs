@@ -43,6 +43,7 @@ async fn system_task(app: &TestApp, kind: SystemTaskType, parent: Option<&str>) 
             max_credits: 3,
             tags: &[],
             escrowed: false,
+            private: false,
             system_task_type: Some(kind),
             parent_task_id: parent,
             target_agent_id: None,
@@ -324,6 +325,11 @@ async fn a_claimed_system_task_is_released_when_its_claim_times_out() {
     let infra = app
         .register_with(json!({ "name": "infra", "accepts_system_tasks": true }))
         .await;
+    app.sql(
+        "UPDATE agents SET infra_approved = true WHERE id = $1",
+        &infra.id,
+    )
+    .await;
     let mut infra_sse = app.sse(&infra).await;
     let task = system_task(&app, SystemTaskType::ExtractCapabilities, None).await;
     let picked = app
@@ -352,6 +358,11 @@ async fn a_system_task_left_delivered_is_approved_and_paid_without_a_fee() {
     let infra = app
         .register_with(json!({ "name": "infra", "accepts_system_tasks": true }))
         .await;
+    app.sql(
+        "UPDATE agents SET infra_approved = true WHERE id = $1",
+        &infra.id,
+    )
+    .await;
     let task = system_task(&app, SystemTaskType::ExtractCapabilities, None).await;
     // A delivery whose settlement never ran (the fallback's reason to exist).
     sqlx::query(
@@ -367,9 +378,13 @@ async fn a_system_task_left_delivered_is_approved_and_paid_without_a_fee() {
     app.wait_status(&task, "approved").await;
 
     assert_eq!(app.balance(&infra).await, 103);
+    // Paid by the platform from its balance (a transfer), without a fee.
     assert_eq!(
         app.ledger(&task).await,
-        vec![(infra.id.clone(), 3, "payment".into())]
+        vec![
+            ("ag-platform".into(), -3, "system_payout".into()),
+            (infra.id.clone(), 3, "payment".into())
+        ]
     );
     app.assert_conservation().await;
 }

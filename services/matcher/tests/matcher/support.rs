@@ -5,7 +5,7 @@
 use std::ops::Deref;
 
 use pinchwork_common::market::Market;
-use pinchwork_testkit::{Agent, Service, TestCluster};
+use pinchwork_testkit::{ADMIN_KEY, Agent, Service, TestCluster};
 use serde_json::{Value, json};
 
 pub struct TestEnv {
@@ -42,10 +42,19 @@ impl TestEnv {
             .await
     }
 
-    /// Registers an infra agent.
+    /// Registers an infra agent an operator approved.
     pub async fn infra(&self, name: &str) -> Agent {
-        self.register_with(json!({ "name": name, "accepts_system_tasks": true }))
-            .await
+        let agent = self
+            .register_with(json!({ "name": name, "accepts_system_tasks": true }))
+            .await;
+        self.post(
+            "/v1/admin/agents/infra",
+            Some(ADMIN_KEY),
+            json!({ "agent_id": agent.id, "approved": true }),
+        )
+        .await
+        .expect(200);
+        agent
     }
 
     /// Posts a task with tags and returns its id.

@@ -1,0 +1,176 @@
+//! Suspension reaches everything an agent holds: its open event streams end
+//! (on every relay, through NATS), its posted tasks leave the pool; and one
+//! agent cannot hold more than its cap of streams on a relay.
+
+use std::time::Duration;
+
+use pinchwork_testkit::{Agent, Client, fresh_database, nats_prefix, test_config};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+const ADMIN_KEY: &str = "suspension-test-admin-key";
+
+struct Cluster {
+    api: Client,
+    relays: Vec<String>,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// An api node and two relays over one database and NATS prefix.
+async fn start() -> Cluster {
+    let db = fresh_database().await;
+    let prefix = nats_prefix();
+    let args = [
+        "--welcome-task-enabled",
+        "false",
+        "--rate-limit-enabled",
+        "false",
+        "--outbox-sweep-ms",
+        "200",
+        "--sse-keepalive-seconds",
+        "1",
+        "--sse-max-per-agent",
+        "2",
+        "--admin-key",
+        ADMIN_KEY,
+    ];
+    let config = test_config(&db, &prefix, &args);
+    let shutdown = CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(pinchwork_api::run(
+        config.clone(),
+        shutdown.clone(),
+        move |a| {
+            let _ = tx.send(a);
+        },
+    ));
+    let api = Client::new(format!("http://{}", rx.await.expect("api")));
+    let mut relays = Vec::new();
+    for _ in 0..2 {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(pinchwork_sse_relay::run(
+            config.clone(),
+            shutdown.clone(),
+            move |a| {
+                let _ = tx.send(a);
+            },
+        ));
+        relays.push(format!("http://{}", rx.await.expect("relay")));
+    }
+    Cluster {
+        api,
+        relays,
+        shutdown,
+    }
+}
+
+async fn open(relay: &str, agent: &Agent) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{relay}/v1/events"))
+        .bearer_auth(&agent.key)
+        .send()
+        .await
+        .expect("connect SSE")
+}
+
+/// Reads the stream until it ends; panics if it is still open after 60 s.
+/// Returns what it carried.
+async fn until_closed(mut stream: reqwest::Response) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(Ok(None) | Err(_)) => return seen,
+            Err(_) => panic!("the stream stayed open after the suspension: {seen}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn suspension_closes_open_streams_on_every_relay_and_hides_posted_tasks() {
+    let c = start().await;
+    let suspect = c.api.register("suspect").await;
+    let worker = c.api.register("worker").await;
+    let task = c
+        .api
+        .post_task(&suspect, "Posted before the suspension", 5)
+        .await;
+    let streams = [
+        open(&c.relays[0], &suspect).await,
+        open(&c.relays[1], &suspect).await,
+    ];
+    for s in &streams {
+        assert_eq!(s.status(), 200);
+    }
+    c.api
+        .post(
+            "/v1/admin/agents/suspend",
+            Some(ADMIN_KEY),
+            json!({"agent_id": suspect.id, "suspended": true, "reason": "abuse"}),
+        )
+        .await
+        .expect(200);
+    for stream in streams {
+        let carried = until_closed(stream).await;
+        assert!(carried.contains("agent_suspended"), "{carried}");
+    }
+    assert_eq!(open(&c.relays[0], &suspect).await.status(), 403);
+
+    // Its posted task is out of the pool, for the next pickup and a direct one.
+    let next = c
+        .api
+        .post("/v1/tasks/pickup", Some(&worker.key), json!({}))
+        .await;
+    assert_ne!(next.body["task_id"], task.as_str(), "{}", next.body);
+    c.api.pickup(&worker, &task).await.expect(409);
+    let listed = c.api.get("/v1/tasks/available", Some(&worker.key)).await;
+    assert!(!listed.body.to_string().contains(&task), "{}", listed.body);
+
+    // Reinstated, its task is back.
+    c.api
+        .post(
+            "/v1/admin/agents/suspend",
+            Some(ADMIN_KEY),
+            json!({"agent_id": suspect.id, "suspended": false}),
+        )
+        .await
+        .expect(200);
+    c.api.pickup(&worker, &task).await.expect(200);
+}
+
+#[tokio::test]
+async fn an_agent_holds_at_most_its_cap_of_streams_per_relay() {
+    let c = start().await;
+    let agent = c.api.register("greedy").await;
+    let first = open(&c.relays[0], &agent).await;
+    let second = open(&c.relays[0], &agent).await;
+    assert_eq!((first.status(), second.status()), (200, 200));
+    let third = open(&c.relays[0], &agent).await;
+    assert_eq!(third.status(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    let body: serde_json::Value = third.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("at most 2"),
+        "{body}"
+    );
+    // Closing one frees its slot.
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..100 {
+        let r = open(&c.relays[0], &agent).await;
+        if r.status() == 200 {
+            reopened = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reopened.is_some(), "a closed stream never freed its slot");
+    drop(second);
+}
