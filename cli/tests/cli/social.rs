@@ -112,10 +112,11 @@ async fn questions_messages_reports_and_the_poster_rating_go_through_the_cli() {
         lines[2].contains(&poster_id) && lines[2].ends_with("Thanks!"),
         "{thread}"
     );
+    // A claimed task is invisible to outsiders: not found, like a missing one.
     let outsider = cli
         .run(&["--profile", "other", "tasks", "messages", &id])
         .await
-        .fails(3);
+        .fails(4);
     assert!(outsider.starts_with("error: "), "{outsider}");
 
     // Deliver, approve, then the worker rates the poster.
