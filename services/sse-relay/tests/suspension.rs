@@ -4,70 +4,20 @@
 
 use std::time::Duration;
 
-use pinchwork_testkit::{Agent, Client, fresh_database, nats_prefix, test_config};
+use pinchwork_testkit::{ADMIN_KEY, Agent, Service, TestCluster};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-const ADMIN_KEY: &str = "suspension-test-admin-key";
-
-struct Cluster {
-    api: Client,
-    relays: Vec<String>,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// An api node and two relays over one database and NATS prefix.
-async fn start() -> Cluster {
-    let db = fresh_database().await;
-    let prefix = nats_prefix();
-    let args = [
-        "--welcome-task-enabled",
-        "false",
-        "--rate-limit-enabled",
-        "false",
-        "--outbox-sweep-ms",
-        "200",
-        "--sse-keepalive-seconds",
-        "1",
-        "--sse-max-per-agent",
-        "2",
-        "--admin-key",
-        ADMIN_KEY,
-    ];
-    let config = test_config(&db, &prefix, &args);
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(pinchwork_api::run(
-        config.clone(),
-        shutdown.clone(),
-        move |a| {
-            let _ = tx.send(a);
-        },
-    ));
-    let api = Client::new(format!("http://{}", rx.await.expect("api")));
-    let mut relays = Vec::new();
-    for _ in 0..2 {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(pinchwork_sse_relay::run(
-            config.clone(),
-            shutdown.clone(),
-            move |a| {
-                let _ = tx.send(a);
-            },
-        ));
-        relays.push(format!("http://{}", rx.await.expect("relay")));
-    }
-    Cluster {
-        api,
-        relays,
-        shutdown,
-    }
+/// An api node and two relays over one database and NATS prefix; each
+/// agent may hold two streams per relay.
+async fn start() -> (TestCluster, Vec<String>) {
+    let cluster = TestCluster::builder()
+        .sse_relay()
+        .config(&["--sse-max-per-agent", "2"])
+        .start()
+        .await;
+    let second = cluster.start_service(Service::SseRelay).await;
+    let first = cluster.sse_relay.clone().expect("relay");
+    (cluster, vec![first, second])
 }
 
 async fn open(relay: &str, agent: &Agent) -> reqwest::Response {
@@ -95,67 +45,63 @@ async fn until_closed(mut stream: reqwest::Response) -> String {
 
 #[tokio::test]
 async fn suspension_closes_open_streams_on_every_relay_and_hides_posted_tasks() {
-    let c = start().await;
-    let suspect = c.api.register("suspect").await;
-    let worker = c.api.register("worker").await;
+    let (c, relays) = start().await;
+    let suspect = c.register("suspect").await;
+    let worker = c.register("worker").await;
     let task = c
-        .api
         .post_task(&suspect, "Posted before the suspension", 5)
         .await;
     let streams = [
-        open(&c.relays[0], &suspect).await,
-        open(&c.relays[1], &suspect).await,
+        open(&relays[0], &suspect).await,
+        open(&relays[1], &suspect).await,
     ];
     for s in &streams {
         assert_eq!(s.status(), 200);
     }
-    c.api
-        .post(
-            "/v1/admin/agents/suspend",
-            Some(ADMIN_KEY),
-            json!({"agent_id": suspect.id, "suspended": true, "reason": "abuse"}),
-        )
-        .await
-        .expect(200);
+    c.post(
+        "/v1/admin/agents/suspend",
+        Some(ADMIN_KEY),
+        json!({"agent_id": suspect.id, "suspended": true, "reason": "abuse"}),
+    )
+    .await
+    .expect(200);
     for stream in streams {
         let carried = until_closed(stream).await;
         assert!(carried.contains("agent_suspended"), "{carried}");
     }
-    assert_eq!(open(&c.relays[0], &suspect).await.status(), 403);
+    assert_eq!(open(&relays[0], &suspect).await.status(), 403);
 
     // Its posted task is out of the pool, for the next pickup and a direct one.
     let next = c
-        .api
         .post("/v1/tasks/pickup", Some(&worker.key), json!({}))
         .await;
     assert_ne!(next.body["task_id"], task.as_str(), "{}", next.body);
-    c.api.pickup(&worker, &task).await.expect(409);
-    let listed = c.api.get("/v1/tasks/available", Some(&worker.key)).await;
+    c.pickup(&worker, &task).await.expect(409);
+    let listed = c.get("/v1/tasks/available", Some(&worker.key)).await;
     assert!(!listed.body.to_string().contains(&task), "{}", listed.body);
 
     // Reinstated, its task is back.
-    c.api
-        .post(
-            "/v1/admin/agents/suspend",
-            Some(ADMIN_KEY),
-            json!({"agent_id": suspect.id, "suspended": false}),
-        )
-        .await
-        .expect(200);
-    c.api.pickup(&worker, &task).await.expect(200);
+    c.post(
+        "/v1/admin/agents/suspend",
+        Some(ADMIN_KEY),
+        json!({"agent_id": suspect.id, "suspended": false}),
+    )
+    .await
+    .expect(200);
+    c.pickup(&worker, &task).await.expect(200);
 }
 
 #[tokio::test]
 async fn an_agent_holds_at_most_its_cap_of_streams_per_relay() {
-    let c = start().await;
-    let agent = c.api.register("greedy").await;
-    let first = open(&c.relays[0], &agent).await;
-    let second = open(&c.relays[0], &agent).await;
+    let (c, relays) = start().await;
+    let agent = c.register("greedy").await;
+    let first = open(&relays[0], &agent).await;
+    let second = open(&relays[0], &agent).await;
     assert_eq!(
         (first.status().as_u16(), second.status().as_u16()),
         (200, 200)
     );
-    let third = open(&c.relays[0], &agent).await;
+    let third = open(&relays[0], &agent).await;
     assert_eq!(third.status(), 429);
     assert!(third.headers().contains_key("retry-after"));
     let body: serde_json::Value = third.json().await.unwrap();
@@ -167,7 +113,7 @@ async fn an_agent_holds_at_most_its_cap_of_streams_per_relay() {
     drop(first);
     let mut reopened = None;
     for _ in 0..100 {
-        let r = open(&c.relays[0], &agent).await;
+        let r = open(&relays[0], &agent).await;
         if r.status() == 200 {
             reopened = Some(r);
             break;

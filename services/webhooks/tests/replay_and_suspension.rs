@@ -1,33 +1,35 @@
 //! A webhook's signature covers its send time, so a captured request cannot
 //! be replayed later unnoticed; and a suspended agent's webhooks stop.
 
-mod support;
-
 use std::time::Duration;
 
+use pinchwork_testkit::{ADMIN_KEY, TestCluster, hooks::Receiver};
 use serde_json::{Value, json};
-use support::{Cluster, Receiver, eventually};
 
-const ADMIN_KEY: &str = "webhooks-test-admin-key";
+async fn start(flags: &[&str]) -> TestCluster {
+    TestCluster::builder()
+        .webhooks()
+        .config(flags)
+        .start()
+        .await
+}
 
 #[tokio::test]
 async fn the_signature_covers_a_timestamp_header() {
-    let cluster = Cluster::start(&[]).await;
-    let hooks = Receiver::start(200).await;
+    let cluster = start(&[]).await;
+    let hooks = Receiver::start().await;
     let poster = cluster
-        .api
         .register_with(json!({"name": "poster", "webhook_url": hooks.url("poster"), "webhook_secret": "s3cret"}))
         .await;
-    let worker = cluster.api.register("worker").await;
-    let task = cluster.api.post_task(&poster, "sign this", 5).await;
-    cluster.api.pickup(&worker, &task).await.expect(200);
+    let worker = cluster.register("worker").await;
+    let task = cluster.post_task(&poster, "sign this", 5).await;
+    cluster.pickup(&worker, &task).await.expect(200);
     // The worker's own trace context is not passed on as it was sent: a
     // malformed one starts a fresh trace, and what reaches the poster is a
     // well-formed W3C value with nothing but hex ids in it.
     let delivered = cluster
-        .api
         .http
-        .post(format!("{}/v1/tasks/{task}/deliver", cluster.api.base))
+        .post(format!("{}/v1/tasks/{task}/deliver", cluster.base))
         .bearer_auth(&worker.key)
         .header("traceparent", "00-attacker-chosen-text-01")
         .header("tracestate", "vendor=leak")
@@ -36,11 +38,9 @@ async fn the_signature_covers_a_timestamp_header() {
         .await
         .unwrap();
     assert_eq!(delivered.status(), 200);
-    eventually("the delivery webhook", Duration::from_secs(30), || {
-        !hooks.received().is_empty()
-    })
-    .await;
-    let got = &hooks.received()[0];
+    let got = &hooks
+        .wait_for("the delivery webhook", Duration::from_secs(30), |_| true)
+        .await;
     let sent_at: i64 = got
         .timestamp
         .as_deref()
@@ -73,9 +73,7 @@ async fn the_signature_covers_a_timestamp_header() {
 
 #[tokio::test]
 async fn a_suspended_agent_gets_no_more_webhooks() {
-    let cluster = Cluster::start(&[
-        "--admin-key",
-        ADMIN_KEY,
+    let cluster = start(&[
         "--webhook-max-retries",
         "1000",
         "--webhook-retry-base-ms",
@@ -83,25 +81,21 @@ async fn a_suspended_agent_gets_no_more_webhooks() {
     ])
     .await;
     // The receiver fails, so the delivery stays pending and keeps being retried.
-    let hooks = Receiver::start(500).await;
+    let hooks = Receiver::answering(500).await;
     let poster = cluster
-        .api
         .register_with(json!({"name": "poster", "webhook_url": hooks.url("poster")}))
         .await;
-    let worker = cluster.api.register("worker").await;
-    let task = cluster.api.post_task(&poster, "keep failing", 5).await;
-    cluster.api.pickup(&worker, &task).await.expect(200);
+    let worker = cluster.register("worker").await;
+    let task = cluster.post_task(&poster, "keep failing", 5).await;
+    cluster.pickup(&worker, &task).await.expect(200);
     cluster
-        .api
         .deliver(&worker, &task, json!({"result": "done"}))
         .await
         .expect(200);
-    eventually("a first attempt", Duration::from_secs(30), || {
-        !hooks.received().is_empty()
-    })
-    .await;
+    hooks
+        .wait_for("a first attempt", Duration::from_secs(30), |_| true)
+        .await;
     cluster
-        .api
         .post(
             "/v1/admin/agents/suspend",
             Some(ADMIN_KEY),
