@@ -120,12 +120,10 @@ pub(crate) fn client_ip(
     extensions: &Extensions,
     trusted: &TrustedProxies,
 ) -> String {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(
-            || "unknown".into(),
-            |c| client_addr(headers, c.0.ip(), trusted).to_string(),
-        )
+    extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(
+        || "unknown".into(),
+        |c| client_addr(headers, c.0.ip(), trusted).to_string(),
+    )
 }
 
 /// Middleware enforcing `class`'s limit.

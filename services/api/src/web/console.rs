@@ -116,11 +116,10 @@ pub async fn sign_in(
         ));
     }
     let pool = &state.market.pool;
-    let bucket = format!("console_sign_in:{}", client_ip(
-            &headers,
-            &request_ext,
-            &state.market.config.trusted_proxies,
-        ));
+    let bucket = format!(
+        "console_sign_in:{}",
+        client_ip(&headers, &request_ext, &state.market.config.trusted_proxies,)
+    );
     if rate_limits::current(pool, &bucket, SIGN_IN_WINDOW_SECS).await? >= SIGN_IN_FAILURES {
         return Ok(sign_in_form(
             &headers,
