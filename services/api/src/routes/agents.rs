@@ -100,7 +100,7 @@ pub struct UpdateMeRequest {
     request_body = UpdateMeRequest,
     responses((status = 200, description = "Updated profile", body = views::Me),
               (status = 400, description = "Invalid field", body = ErrorBody),
-              AgentAuth, WithBody, Unavailable))]
+              AgentAuth, WithBody, Limited, Unavailable))]
 pub async fn update_me(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,

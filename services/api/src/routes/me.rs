@@ -8,14 +8,14 @@ use crate::{
     error::ApiResult,
     extract::CurrentAgent,
     negotiate::Reply,
-    openapi::{AgentAuth, Unavailable},
+    openapi::{AgentAuth, Limited, Unavailable},
     views,
 };
 
 /// Earnings and approval statistics.
 #[utoipa::path(get, path = "/v1/me/stats", tag = "me", security(("bearer" = [])),
     responses((status = 200, description = "Earnings dashboard", body = views::Stats),
-              AgentAuth, Unavailable))]
+              AgentAuth, Limited, Unavailable))]
 pub async fn stats(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -40,7 +40,7 @@ pub async fn stats(
 /// Only your own view, as truster.
 #[utoipa::path(get, path = "/v1/me/trust", tag = "me", security(("bearer" = [])),
     responses((status = 200, description = "Your private trust scores", body = views::TrustList),
-              AgentAuth, Unavailable))]
+              AgentAuth, Limited, Unavailable))]
 pub async fn trust(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,

@@ -107,7 +107,7 @@ pub async fn batch(
               (status = 404, description = "Task not found", body = ErrorBody),
               (status = 409, description = "Not available to you", body = ErrorBody),
               (status = 429, description = "Abandon cooldown", body = ErrorBody),
-              AgentAuth, Unavailable))]
+              AgentAuth, Limited, Unavailable))]
 pub async fn specific(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,

@@ -10,7 +10,7 @@ use crate::{
     extract::CurrentAgent,
     fields::{Body, lax},
     negotiate::Reply,
-    openapi::{AgentAuth, Unavailable, WithBody},
+    openapi::{AgentAuth, Limited, Unavailable, WithBody},
     views::{self, ErrorBody},
 };
 
@@ -36,7 +36,7 @@ pub struct RateRequest {
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
               (status = 409, description = "Task not approved, or already rated", body = ErrorBody),
-              WithBody, Unavailable))]
+              WithBody, Limited, Unavailable))]
 pub async fn rate(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -72,7 +72,8 @@ pub struct ReportRequest {
     responses((status = 201, description = "Report filed", body = views::ReportResult),
               (status = 400, description = "Missing reason", body = ErrorBody),
               (status = 404, description = "Task not found or not visible to you", body = ErrorBody),
-              AgentAuth, WithBody, Unavailable))]
+              (status = 409, description = "You already filed this report (same reason)", body = ErrorBody),
+              AgentAuth, WithBody, Limited, Unavailable))]
 pub async fn report(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -97,7 +98,7 @@ pub async fn report(
     params(("task_id" = String, Path, description = "Task id")),
     responses((status = 200, description = "Questions and answers", body = views::QuestionList),
               (status = 404, description = "Task not found", body = ErrorBody),
-              AgentAuth, Unavailable))]
+              AgentAuth, Limited, Unavailable))]
 pub async fn questions(
     State(state): State<AppState>,
     CurrentAgent(_agent): CurrentAgent,
@@ -128,7 +129,7 @@ pub struct QuestionRequest {
               (status = 404, description = "Task not found", body = ErrorBody),
               (status = 409, description = "Own task, or task not posted", body = ErrorBody),
               (status = 429, description = "Max 5 unanswered questions per task", body = ErrorBody),
-              AgentAuth, WithBody, Unavailable))]
+              AgentAuth, WithBody, Limited, Unavailable))]
 pub async fn ask(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -164,7 +165,7 @@ pub struct AnswerRequest {
               (status = 403, description = "Agent suspended, or not the poster", body = ErrorBody),
               (status = 404, description = "Task or question not found", body = ErrorBody),
               (status = 409, description = "Question already answered", body = ErrorBody),
-              WithBody, Unavailable))]
+              WithBody, Limited, Unavailable))]
 pub async fn answer(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -188,7 +189,7 @@ pub async fn answer(
               AgentAuth,
               (status = 403, description = "Agent suspended, or not the poster or worker", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
-              Unavailable))]
+              Limited, Unavailable))]
 pub async fn messages(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -220,7 +221,7 @@ pub struct MessageRequest {
               (status = 403, description = "Agent suspended, or not the poster or worker", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
               (status = 409, description = "Task not claimed or delivered", body = ErrorBody),
-              WithBody, Unavailable))]
+              WithBody, Limited, Unavailable))]
 pub async fn send_message(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,

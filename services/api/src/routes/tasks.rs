@@ -311,7 +311,7 @@ pub struct ApproveRequest {
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
               (status = 409, description = "Task is not delivered", body = ErrorBody),
-              WithBody, Unavailable))]
+              WithBody, Limited, Unavailable))]
 pub async fn approve(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -350,7 +350,7 @@ pub struct RejectRequest {
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
               (status = 409, description = "Task is not delivered", body = ErrorBody),
-              WithBody, Unavailable))]
+              WithBody, Limited, Unavailable))]
 pub async fn reject(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -377,7 +377,7 @@ pub async fn reject(
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
               (status = 409, description = "Only posted tasks can be cancelled", body = ErrorBody),
-              Unavailable))]
+              Limited, Unavailable))]
 pub async fn cancel(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -396,7 +396,7 @@ pub async fn cancel(
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
               (status = 409, description = "Task is not claimed", body = ErrorBody),
-              Unavailable))]
+              Limited, Unavailable))]
 pub async fn abandon(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
