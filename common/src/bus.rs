@@ -185,10 +185,12 @@ impl Bus {
             .map_err(|e| BusError::Consumer(e.to_string()))
     }
 
-    /// The durable pull consumer of `service`'s commands, created unless it exists.
+    /// The durable pull consumer of `service`'s commands (`<prefix>.cmd.<service>.>`),
+    /// created unless it exists; all instances of the service share it.
     pub async fn commands_consumer(
         &self,
         service: &str,
+        ack_wait: Duration,
     ) -> Result<consumer::PullConsumer, BusError> {
         let stream = self
             .js
@@ -202,6 +204,7 @@ impl Bus {
                     durable_name: Some(service.to_string()),
                     filter_subject: self.layout.service_commands(service),
                     ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait,
                     ..Default::default()
                 },
             )

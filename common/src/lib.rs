@@ -1,6 +1,7 @@
 //! What every Pinchwork service shares: configuration, database access, the
-//! marketplace rules and telemetry set-up. No HTTP handlers live here, apart
-//! from the ops routes every service serves (`/health`, `/ready`, `/metrics`).
+//! marketplace rules, telemetry set-up and the service runtime. No HTTP
+//! handlers live here, apart from the ops routes every service serves
+//! (`/health`, `/ready`, `/metrics`).
 #![forbid(unsafe_code)]
 
 pub mod bus;
@@ -12,6 +13,7 @@ pub mod ids;
 pub mod market;
 pub mod metrics;
 pub mod outbox_relay;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;

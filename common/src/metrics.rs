@@ -131,19 +131,22 @@ fn describe() {
 /// How `/ready` tells whether NATS is reachable.
 #[derive(Clone)]
 pub enum NatsProbe {
-    /// Flush this connection.
-    Bus(Box<Bus>),
-    /// A flag the service's consumer raises while it is attached.
-    Flag(Arc<AtomicBool>),
-    /// The service does not use NATS.
+    /// This connection answers a flush, and each flag (raised by a durable
+    /// consumer while it is attached) is up.
+    Connection {
+        bus: Box<Bus>,
+        attached: Vec<Arc<AtomicBool>>,
+    },
+    /// The process does not use NATS.
     Unused,
 }
 
 impl NatsProbe {
     async fn reachable(&self) -> Option<bool> {
         match self {
-            Self::Bus(bus) => Some(bus.ping().await),
-            Self::Flag(up) => Some(up.load(Ordering::Relaxed)),
+            Self::Connection { bus, attached } => {
+                Some(attached.iter().all(|up| up.load(Ordering::Relaxed)) && bus.ping().await)
+            }
             Self::Unused => None,
         }
     }

@@ -172,6 +172,29 @@ fn our_services_run_binaries_the_workspace_builds() {
 }
 
 #[test]
+fn migrations_run_once_before_any_service_starts() {
+    // Services refuse an unmigrated database, so each waits for the one-shot
+    // migrate container to finish successfully, and migrate waits for PostgreSQL.
+    let migrate = &services()["migrate"];
+    assert_eq!(
+        migrate["restart"].as_str(),
+        Some("no"),
+        "migrate is one-shot"
+    );
+    assert_eq!(
+        migrate["depends_on"]["postgres"]["condition"].as_str(),
+        Some("service_healthy")
+    );
+    for (name, service) in ours() {
+        assert_eq!(
+            service["depends_on"]["migrate"]["condition"].as_str(),
+            Some("service_completed_successfully"),
+            "{name} may start before the migrations ran"
+        );
+    }
+}
+
+#[test]
 fn the_environment_of_our_services_is_accepted_by_the_config() {
     let command = Config::command();
     let flag_of: BTreeMap<String, String> = command

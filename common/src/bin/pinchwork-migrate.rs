@@ -1,5 +1,6 @@
-//! `pinchwork-migrate`: applies the database migrations and exits (the
-//! services also apply them on start).
+//! `pinchwork-migrate`: applies the database migrations, makes sure the
+//! platform agent exists, and exits. Services never migrate: they refuse to
+//! start until this ran against their database.
 
 use pinchwork_common::{Config, db, telemetry};
 

@@ -41,11 +41,74 @@ pub async fn ping(pool: &PgPool) -> bool {
     sqlx::query("SELECT 1").execute(pool).await.is_ok()
 }
 
-/// Applies pending migrations (sqlx holds an advisory lock, so several nodes
-/// may start at once) and makes sure the platform agent exists.
+/// Applies pending migrations (sqlx holds an advisory lock, so several
+/// `pinchwork-migrate` runs may overlap) and makes sure the platform agent
+/// exists. Only `pinchwork-migrate` and the test template call it: services
+/// check with [`check_migrated`] instead.
 pub async fn migrate(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await?;
     agents::ensure_platform_agent(pool, &config.platform_agent_id).await?;
+    Ok(())
+}
+
+/// Why a database is not ready for this binary; each message names the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// No migration was ever applied.
+    #[error(
+        "the database has no Pinchwork schema: run `pinchwork-migrate` (same DATABASE_URL) before starting services"
+    )]
+    Unmigrated,
+    /// Migrations this binary knows are missing, failed or differ from the applied ones.
+    #[error(
+        "the database schema is behind this binary (migrations {0} not applied as shipped): run `pinchwork-migrate` (same DATABASE_URL) before starting services"
+    )]
+    Behind(String),
+    /// The platform agent (`PINCHWORK_PLATFORM_AGENT_ID`) does not exist.
+    #[error(
+        "the platform agent {0} does not exist: run `pinchwork-migrate` with the same PINCHWORK_PLATFORM_AGENT_ID before starting services"
+    )]
+    NoPlatformAgent(String),
+    /// The check itself failed.
+    #[error("checking the database schema: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Refuses a database that lacks a migration this binary ships (or applied
+/// it with other contents), or the platform agent. Migrations newer than this
+/// binary are accepted, so a rolling upgrade can migrate first.
+pub async fn check_migrated(pool: &PgPool, config: &Config) -> Result<(), SchemaError> {
+    let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !has_table {
+        return Err(SchemaError::Unmigrated);
+    }
+    let applied: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?;
+    let missing: Vec<String> = MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .filter(|m| {
+            !applied
+                .iter()
+                .any(|(v, sum)| *v == m.version && sum.as_slice() == &*m.checksum)
+        })
+        .map(|m| format!("{:04}", m.version))
+        .collect();
+    if !missing.is_empty() {
+        return Err(SchemaError::Behind(missing.join(", ")));
+    }
+    if agents::get(pool, &config.platform_agent_id)
+        .await?
+        .is_none()
+    {
+        return Err(SchemaError::NoPlatformAgent(
+            config.platform_agent_id.clone(),
+        ));
+    }
     Ok(())
 }
 

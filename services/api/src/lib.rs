@@ -17,7 +17,14 @@ pub mod web;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use pinchwork_common::{Config, bus::Bus, db, market::Market, metrics, outbox_relay};
+use pinchwork_common::{
+    Config,
+    bus::Bus,
+    db,
+    market::Market,
+    metrics, outbox_relay,
+    service::{Component, Runtime, Service},
+};
 use tokio_util::sync::CancellationToken;
 
 pub use routes::{RELAYED, UNDOCUMENTED, document, router};
@@ -28,61 +35,43 @@ pub struct AppState {
     pub market: Market,
     /// NATS: `wait` subscribes to task events through it.
     pub bus: Bus,
+    /// Cancelled at shutdown: `wait` long-polls then answer at once, so the
+    /// graceful shutdown does not sit out their timeouts.
+    pub shutdown: CancellationToken,
 }
 
-/// Connects, migrates, and serves until `shutdown` is cancelled; in-flight
-/// requests finish first (`wait` long-polls answer early). Calls `on_listen` with the bound address.
+/// An api node: every REST route, the outbox publisher, and upkeep tasks.
+pub const SERVICE: Service = Service::new("api", start).with_nats();
+
+fn start(rt: &Runtime) -> anyhow::Result<Component> {
+    let state = AppState {
+        market: rt.market.clone(),
+        bus: rt.bus()?,
+        shutdown: rt.shutdown.clone(),
+    };
+    let (pool, stop) = (rt.pool().clone(), rt.shutdown.clone());
+    let publisher = outbox_relay::run(
+        pool.clone(),
+        state.bus.clone(),
+        rt.market.outbox_wake.clone(),
+        Duration::from_millis(rt.config().outbox_sweep_ms),
+        stop.clone(),
+    );
+    Ok(Component::new()
+        .task(publisher)
+        .task(prune_rate_limits(pool.clone(), stop.clone()))
+        .task(metrics::sample_outbox_backlog(pool, stop))
+        .routes(router(state)))
+}
+
+/// Serves until `shutdown` is cancelled; in-flight requests finish first
+/// (`wait` long-polls answer early). Calls `on_listen` with the bound address.
 pub async fn run(
     config: Arc<Config>,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    metrics::install();
-    let pool = db::connect(&config).await?;
-    db::migrate(&pool, &config).await?;
-    let bus = Bus::connect(&config).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen_addr()).await?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, "api listening");
-    on_listen(addr);
-
-    let market = Market::new(pool.clone(), config.clone());
-    let relay = tokio::spawn(outbox_relay::run(
-        pool.clone(),
-        bus.clone(),
-        market.outbox_wake.clone(),
-        Duration::from_millis(config.outbox_sweep_ms),
-        shutdown.clone(),
-    ));
-    // Once the outbox publisher stopped, closing the NATS connection ends the
-    // `wait` long-polls (they answer with the task's current state), so the
-    // graceful shutdown does not sit out their timeouts.
-    let nats_closer = tokio::spawn({
-        let (client, shutdown) = (bus.client.clone(), shutdown.clone());
-        async move {
-            shutdown.cancelled().await;
-            let _ = relay.await;
-            if let Err(err) = client.drain().await {
-                tracing::debug!(error = %err, "closing the NATS connection failed");
-            }
-        }
-    });
-    let state = AppState { market, bus };
-    let pruner = tokio::spawn(prune_rate_limits(pool.clone(), shutdown.clone()));
-    let backlog = tokio::spawn(metrics::sample_outbox_backlog(
-        pool.clone(),
-        shutdown.clone(),
-    ));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
-    shutdown.cancel();
-    let _ = pruner.await;
-    let _ = backlog.await;
-    let _ = nats_closer.await;
-    pool.close().await;
-    Ok(())
+    SERVICE.run(config, shutdown, on_listen).await
 }
 
 /// Drops old rate-limit windows now and then (any node may do it; doing it twice is harmless).

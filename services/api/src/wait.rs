@@ -13,6 +13,7 @@ use pinchwork_common::{
     market::Market,
     telemetry,
 };
+use tokio_util::sync::CancellationToken;
 
 /// Subscribes (core NATS) to the poster's `task_delivered` events. Done
 /// before the task is created, so no delivery can be missed.
@@ -33,13 +34,14 @@ pub async fn subscribe(bus: &Bus, poster_id: &str) -> Result<Subscriber> {
     Ok(sub)
 }
 
-/// Waits until `task_id` is delivered (or approved) or `timeout` passes, and
-/// returns the task's state at that point.
+/// Waits until `task_id` is delivered (or approved), `timeout` passes or
+/// `shutdown` is cancelled, and returns the task's state at that point.
 pub async fn until_delivered(
     market: &Market,
     mut deliveries: Subscriber,
     task_id: &str,
     timeout: Duration,
+    shutdown: &CancellationToken,
 ) -> Result<Task> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -51,19 +53,23 @@ pub async fn until_delivered(
         }
         // Wait for this task's delivery event (others of the same poster are skipped).
         let woke = tokio::time::timeout_at(deadline, async {
-            while let Some(msg) = deliveries.next().await {
+            loop {
+                let msg = tokio::select! {
+                    () = shutdown.cancelled() => return false,
+                    msg = deliveries.next() => msg,
+                };
+                let Some(msg) = msg else { return false };
                 if mentions_task(&msg.payload, task_id) {
                     // The delivery is another request's trace: link it to this one.
                     telemetry::link_from_headers(&tracing::Span::current(), msg.headers.as_ref());
                     return true;
                 }
             }
-            false
         })
         .await;
         match woke {
             Ok(true) => continue,
-            // Timeout, or the subscription closed: answer with the current state.
+            // Timeout, shutdown, or the subscription closed: answer with the current state.
             Ok(false) | Err(_) => {
                 return tasks::get(&market.pool, task_id)
                     .await?

@@ -5,11 +5,11 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::Router;
 use pinchwork_common::{
-    Config, db,
+    Config,
     market::{Market, SweepReport},
-    metrics::{self, NatsProbe},
+    metrics,
+    service::{Component, Runtime, Service},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -17,37 +17,22 @@ use tokio_util::sync::CancellationToken;
 /// so an instance next to an api node on the same host does not collide.
 pub const DEFAULT_PORT: u16 = 8200;
 
-/// Connects, migrates, serves `/health`, `/ready` and `/metrics`, and sweeps until
-/// `shutdown` is cancelled; a sweep in progress finishes first. Calls
-/// `on_listen` with the bound address.
+/// The deadlines service: no routes of its own, one sweeper. It never talks
+/// to NATS: api nodes publish the outbox rows it writes.
+pub const SERVICE: Service = Service::new("deadlines", start).with_default_port(DEFAULT_PORT);
+
+fn start(rt: &Runtime) -> anyhow::Result<Component> {
+    Ok(Component::new().task(sweep_until(rt.market.clone(), rt.shutdown.clone())))
+}
+
+/// Serves `/health`, `/ready` and `/metrics` and sweeps until `shutdown` is
+/// cancelled; a sweep in progress finishes first. Calls `on_listen` with the bound address.
 pub async fn run(
     config: Arc<Config>,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    metrics::install();
-    let pool = db::connect(&config).await?;
-    db::migrate(&pool, &config).await?;
-    let addr = config
-        .listen
-        .clone()
-        .unwrap_or_else(|| format!("{}:{DEFAULT_PORT}", config.host));
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, "deadlines listening");
-    on_listen(addr);
-
-    let market = Market::new(pool.clone(), config);
-    let sweeper = tokio::spawn(sweep_until(market, shutdown.clone()));
-    // The deadlines service never talks to NATS: api nodes publish its outbox rows.
-    let app: Router = metrics::routes(pool.clone(), NatsProbe::Unused);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
-    shutdown.cancel();
-    let _ = sweeper.await;
-    pool.close().await;
-    Ok(())
+    SERVICE.run(config, shutdown, on_listen).await
 }
 
 /// Sweeps again at once while rules fill whole batches, otherwise waits the

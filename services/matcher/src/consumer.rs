@@ -1,8 +1,7 @@
-//! The matcher's JetStream consumer, kept self-contained so it can move onto
-//! the shared bus module later: the work-queue command stream
-//! `<PREFIX>_CMD` (`<prefix>.cmd.>`), a durable pull consumer `matcher` on
-//! `<prefix>.cmd.matcher.>`, explicit acks sent only after the database
-//! transaction committed. Redeliveries are harmless (handlers are idempotent).
+//! The matcher's command consumer: the durable pull consumer `matcher` on
+//! its commands (`<prefix>.cmd.matcher.>`, see `common::bus`), explicit acks
+//! sent only after the database transaction committed. Redeliveries are
+//! harmless (handlers are idempotent).
 
 use std::{
     sync::{
@@ -12,46 +11,19 @@ use std::{
     time::Duration,
 };
 
-use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use async_nats::jetstream::{self, AckKind, consumer::pull};
 use futures::StreamExt;
-use pinchwork_common::{Config, market::Market, metrics, telemetry};
+use pinchwork_common::{bus::Bus, market::Market, metrics, telemetry};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// Name of the durable consumer every matcher instance shares.
-const DURABLE: &str = "matcher";
+use crate::CONSUMER;
+
 /// How long a message may stay unacknowledged before JetStream redelivers it.
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// Delay before a command whose handling failed (database down) is retried.
 const RETRY_DELAY: Duration = Duration::from_secs(2);
-
-/// Name of the command stream for a subject prefix.
-pub fn cmd_stream_name(prefix: &str) -> String {
-    format!("{}_CMD", prefix.to_uppercase())
-}
-
-/// Subject of a matcher command, e.g. `pinchwork.cmd.matcher.task_created`.
-pub fn cmd_subject(prefix: &str, kind: &str) -> String {
-    format!("{prefix}.cmd.matcher.{kind}")
-}
-
-/// Gets or creates the work-queue command stream of a prefix (the same
-/// configuration every service uses).
-pub async fn ensure_cmd_stream(
-    js: &jetstream::Context,
-    prefix: &str,
-) -> anyhow::Result<stream::Stream> {
-    Ok(js
-        .get_or_create_stream(stream::Config {
-            name: cmd_stream_name(prefix),
-            subjects: vec![format!("{prefix}.cmd.>")],
-            retention: stream::RetentionPolicy::WorkQueue,
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await?)
-}
 
 /// A matcher command as the outbox writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,13 +69,14 @@ impl Command {
     }
 }
 
-/// Consumes matcher commands until shutdown, reconnecting after any failure.
-pub async fn consume(market: Market, up: Arc<AtomicBool>, shutdown: CancellationToken) {
+/// Consumes matcher commands until shutdown, re-attaching after any failure.
+/// `up` is raised while the consumer is attached (readiness).
+pub async fn consume(market: Market, bus: Bus, up: Arc<AtomicBool>, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
         // Not raced against shutdown: consume_once stops pulling by itself
         // and lets a command in progress commit and be acked first.
-        let result = consume_once(&market, &up, &shutdown).await;
+        let result = consume_once(&market, &bus, &up, &shutdown).await;
         up.store(false, Ordering::Relaxed);
         match result {
             Ok(()) => backoff = Duration::from_millis(200),
@@ -121,16 +94,16 @@ pub async fn consume(market: Market, up: Arc<AtomicBool>, shutdown: Cancellation
 
 async fn consume_once(
     market: &Market,
+    bus: &Bus,
     up: &AtomicBool,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let prefix = &market.config.nats_prefix;
     let mut messages = tokio::select! {
         () = shutdown.cancelled() => return Ok(()),
-        attached = attach(market) => attached?,
+        attached = attach(bus) => attached?,
     };
     up.store(true, Ordering::Relaxed);
-    tracing::info!(stream = %cmd_stream_name(prefix), "consuming matcher commands");
+    tracing::info!(stream = %bus.layout.commands_stream(), "consuming matcher commands");
     loop {
         let next = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -144,7 +117,7 @@ async fn consume_once(
                 continue;
             }
         };
-        metrics::counter!(metrics::EVENTS_CONSUMED, "consumer" => DURABLE).increment(1);
+        metrics::counter!(metrics::EVENTS_CONSUMED, "consumer" => CONSUMER).increment(1);
         let span =
             tracing::info_span!("matcher command", otel.kind = "consumer", subject = %msg.subject);
         telemetry::continue_from_headers(&span, msg.headers.as_ref());
@@ -153,43 +126,10 @@ async fn consume_once(
     Ok(())
 }
 
-/// Connects and binds the durable consumer; returns its message stream.
-async fn attach(market: &Market) -> anyhow::Result<pull::Stream> {
-    let prefix = &market.config.nats_prefix;
-    let client = async_nats::connect(&market.config.nats_url).await?;
-    let js = jetstream::new(client);
-    let stream = ensure_cmd_stream(&js, prefix).await?;
-    let consumer = stream
-        .get_or_create_consumer(
-            DURABLE,
-            pull::Config {
-                durable_name: Some(DURABLE.into()),
-                filter_subject: format!("{prefix}.cmd.matcher.>"),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                ..Default::default()
-            },
-        )
-        .await?;
+/// Binds the durable consumer (created unless it exists); returns its message stream.
+async fn attach(bus: &Bus) -> anyhow::Result<pull::Stream> {
+    let consumer = bus.commands_consumer(CONSUMER, ACK_WAIT).await?;
     Ok(consumer.messages().await?)
-}
-
-/// Samples the backlog of the `matcher` consumer until shutdown, over a
-/// connection of its own (like the consumer's) that comes up whenever NATS does.
-pub async fn sample_lag(config: Arc<Config>, shutdown: CancellationToken) {
-    let client = match async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .connect(&config.nats_url)
-        .await
-    {
-        Ok(client) => client,
-        Err(err) => {
-            tracing::warn!(error = %err, "consumer lag sampler: no NATS connection");
-            return;
-        }
-    };
-    let stream = cmd_stream_name(&config.nats_prefix);
-    metrics::sample_consumer_lag(jetstream::new(client), stream, DURABLE, shutdown).await;
 }
 
 /// Applies one command and acks it (or naks it for a retry).

@@ -20,7 +20,7 @@ use pinchwork_common::{
     Config,
     bus::Bus,
     db, ids,
-    metrics::{self, NatsProbe},
+    service::{Component, Runtime, Service},
 };
 use serde_json::json;
 use sqlx::PgPool;
@@ -37,58 +37,47 @@ pub struct RelayState {
     config: Arc<Config>,
 }
 
-/// Connects, starts the fan-out and serves until `shutdown` is cancelled.
-/// Calls `on_listen` with the bound address.
+/// The relay: `GET /v1/events`, fed by one ordered consumer per instance.
+pub const SERVICE: Service = Service::new("sse-relay", start).with_nats();
+
+fn start(rt: &Runtime) -> anyhow::Result<Component> {
+    let state = RelayState {
+        pool: rt.pool().clone(),
+        bus: rt.bus()?,
+        hub: Arc::new(Hub::new(rt.config().sse_buffer)),
+        config: rt.config().clone(),
+    };
+    // SSE streams never end by themselves: at shutdown the hub drops their
+    // senders so they end, and the server's graceful shutdown can complete.
+    let closing = {
+        let (hub, stop) = (state.hub.clone(), rt.shutdown.clone());
+        async move {
+            stop.cancelled().await;
+            hub.close_all();
+        }
+    };
+    let feeder = hub::feed(state.hub.clone(), state.bus.clone(), rt.shutdown.clone());
+    Ok(Component::new()
+        .task(feeder)
+        .task(closing)
+        .routes(router(state)))
+}
+
+/// Starts the fan-out and serves until `shutdown` is cancelled. Calls
+/// `on_listen` with the bound address.
 pub async fn run(
     config: Arc<Config>,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    metrics::install();
-    let pool = db::connect(&config).await?;
-    db::migrate(&pool, &config).await?;
-    let bus = Bus::connect(&config).await?;
-    let hub = Arc::new(Hub::new(config.sse_buffer));
-    let feeder = tokio::spawn(hub::feed(hub.clone(), bus.clone(), shutdown.clone()));
-    let listener = tokio::net::TcpListener::bind(config.listen_addr()).await?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, "sse-relay listening");
-    on_listen(addr);
-    let state = RelayState {
-        pool: pool.clone(),
-        bus,
-        hub: hub.clone(),
-        config,
-    };
-    // SSE streams never end by themselves: at shutdown the hub drops their
-    // senders so they end, and the server's graceful shutdown can complete.
-    let closing = {
-        let (hub, shutdown) = (hub.clone(), shutdown.clone());
-        async move {
-            shutdown.cancelled().await;
-            hub.close_all();
-        }
-    };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(closing)
-        .await?;
-    shutdown.cancel();
-    hub.close_all();
-    let _ = feeder.await;
-    pool.close().await;
-    Ok(())
+    SERVICE.run(config, shutdown, on_listen).await
 }
 
-/// The relay's routes.
+/// The relay's own routes (the runtime adds the ops routes).
 pub fn router(state: RelayState) -> Router {
-    let ops = metrics::routes(
-        state.pool.clone(),
-        NatsProbe::Bus(Box::new(state.bus.clone())),
-    );
     Router::new()
         .route("/v1/events", get(events))
         .with_state(state)
-        .merge(ops)
 }
 
 fn refuse(status: StatusCode, msg: &str) -> Response {

@@ -11,12 +11,9 @@ mod send;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::Router;
 use pinchwork_common::{
-    Config,
-    bus::Bus,
-    db,
-    metrics::{self, NatsProbe},
+    Config, metrics,
+    service::{Component, Runtime, Service},
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -26,49 +23,32 @@ pub use send::sign;
 /// Name of the durable consumer shared by every webhooks instance.
 pub const CONSUMER: &str = "webhooks";
 
-/// Connects, starts the consumer and the sender, and serves `/health`,
-/// `/ready` and `/metrics` until `shutdown`. Calls `on_listen` with the bound address.
+/// The webhook sender: no routes of its own; the event consumer, the sender
+/// and the consumer-lag sampler.
+pub const SERVICE: Service = Service::new("webhooks", start).with_nats();
+
+fn start(rt: &Runtime) -> anyhow::Result<Component> {
+    pinchwork_common::tls::install_crypto_provider();
+    let (bus, pool, stop) = (rt.bus()?, rt.pool().clone(), rt.shutdown.clone());
+    let wake = Arc::new(Notify::new());
+    let lag = metrics::sample_consumer_lag(
+        bus.js.clone(),
+        bus.layout.events_stream(),
+        CONSUMER,
+        stop.clone(),
+    );
+    Ok(Component::new()
+        .task(ingest::run(pool.clone(), bus, wake.clone(), stop.clone()))
+        .task(send::run(pool, rt.config().clone(), wake, stop))
+        .task(lag))
+}
+
+/// Runs the consumer and the sender, and serves `/health`, `/ready` and
+/// `/metrics` until `shutdown`. Calls `on_listen` with the bound address.
 pub async fn run(
     config: Arc<Config>,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    pinchwork_common::tls::install_crypto_provider();
-    metrics::install();
-    let pool = db::connect(&config).await?;
-    db::migrate(&pool, &config).await?;
-    let bus = Bus::connect(&config).await?;
-    let wake = Arc::new(Notify::new());
-    let ingest = tokio::spawn(ingest::run(
-        pool.clone(),
-        bus.clone(),
-        wake.clone(),
-        shutdown.clone(),
-    ));
-    let sender = tokio::spawn(send::run(
-        pool.clone(),
-        config.clone(),
-        wake,
-        shutdown.clone(),
-    ));
-    let listener = tokio::net::TcpListener::bind(config.listen_addr()).await?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, "webhooks listening");
-    on_listen(addr);
-    let lag = tokio::spawn(metrics::sample_consumer_lag(
-        bus.js.clone(),
-        bus.layout.events_stream(),
-        CONSUMER,
-        shutdown.clone(),
-    ));
-    let app: Router = metrics::routes(pool.clone(), NatsProbe::Bus(Box::new(bus)));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
-    shutdown.cancel();
-    let _ = ingest.await;
-    let _ = sender.await;
-    let _ = lag.await;
-    pool.close().await;
-    Ok(())
+    SERVICE.run(config, shutdown, on_listen).await
 }

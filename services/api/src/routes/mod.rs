@@ -17,10 +17,7 @@ mod webhooks;
 use std::sync::LazyLock;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware, routing::MethodRouter};
-use pinchwork_common::{
-    Error,
-    metrics::{self, NatsProbe},
-};
+use pinchwork_common::{Error, metrics};
 use utoipa::OpenApi;
 use utoipa_axum::{
     router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt},
@@ -46,7 +43,8 @@ pub const RELAYED: &[&str] = &["/v1/events"];
 
 /// Every documented route of the api node with its rate-limit family, in the
 /// order the document lists them. The ops routes (`/health`, `/ready`,
-/// `/metrics`) come from `metrics::documented_routes`, like every service's.
+/// `/metrics`) are served by the service runtime, like every service's, and
+/// documented from `metrics::ops_openapi`.
 fn table() -> Vec<(UtoipaMethodRouter<AppState>, Option<Class>)> {
     vec![
         (routes!(agents::register), Some(Class::Register)),
@@ -117,12 +115,8 @@ fn limited(
     ))
 }
 
-/// Every HTTP route of an api node.
+/// Every HTTP route of an api node (the service runtime adds the ops routes).
 pub fn router(state: AppState) -> Router {
-    let ops = metrics::documented_routes(
-        state.market.pool.clone(),
-        NatsProbe::Bus(Box::new(state.bus.clone())),
-    );
     let api = table()
         .into_iter()
         .fold(OpenApiRouter::new(), |api, (route, class)| {
@@ -130,8 +124,7 @@ pub fn router(state: AppState) -> Router {
                 Some(class) => route.map(|r| limited(&state, class, r)),
                 None => route,
             })
-        })
-        .merge(ops);
+        });
     Router::from(api)
         .merge(crate::openapi::swagger_ui())
         .merge(crate::web::routes())

@@ -110,7 +110,14 @@ pub async fn create(
     let mut task = state.market.create_task(&agent.id, input).await?;
     if let (Some(secs), Some(deliveries)) = (wait, deliveries) {
         let timeout = std::time::Duration::from_secs(secs.unsigned_abs());
-        task = crate::wait::until_delivered(&state.market, deliveries, &task.id, timeout).await?;
+        task = crate::wait::until_delivered(
+            &state.market,
+            deliveries,
+            &task.id,
+            timeout,
+            &state.shutdown,
+        )
+        .await?;
         if matches!(task.status, TaskStatus::Delivered | TaskStatus::Approved) {
             return Ok(views::task_reply(&task));
         }

@@ -5,4 +5,5 @@ mod ops;
 mod processes;
 mod races;
 mod rules;
+mod startup;
 mod support;

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
+use pinchwork_common::bus::{Bus, Layout};
 use pinchwork_testkit::{Agent, eventually};
 use serde_json::json;
 use tokio::process::Child;
@@ -28,14 +29,10 @@ fn spawn_matcher(env: &TestEnv) -> Child {
 /// Posts the burst and publishes every `task_created` command twice (as a
 /// republishing outbox sweeper might, with different message ids).
 async fn burst(env: &TestEnv, poster: &Agent) -> jetstream::Context {
-    let client = async_nats::connect(&env.config.nats_url)
-        .await
-        .expect("NATS");
-    let js = jetstream::new(client);
-    pinchwork_matcher::ensure_cmd_stream(&js, &env.config.nats_prefix)
-        .await
-        .expect("command stream");
-    let subject = pinchwork_matcher::cmd_subject(&env.config.nats_prefix, "task_created");
+    // Connecting creates the command stream, as any service would.
+    let bus = Bus::connect(&env.config).await.expect("NATS");
+    let subject = bus.layout.absolute("cmd.matcher.task_created");
+    let js = bus.js;
     for i in 0..TASKS {
         let id = env
             .post_task(poster, &format!("Benchmark the parser, variant {i}"), 1)
@@ -56,7 +53,7 @@ async fn burst(env: &TestEnv, poster: &Agent) -> jetstream::Context {
 
 /// Removes the test's command stream so runs do not pile up streams in NATS.
 async fn drop_stream(js: &jetstream::Context, env: &TestEnv) {
-    let name = pinchwork_matcher::cmd_stream_name(&env.config.nats_prefix);
+    let name = Layout::new(&env.config).commands_stream();
     let _ = js.delete_stream(name).await;
 }
 
