@@ -169,15 +169,6 @@ impl Market {
         }
         Ok(routed)
     }
-
-    /// Applies the match and verification timers; returns the tasks that fell
-    /// back to broadcast.
-    pub async fn expire_match_deadlines(&self) -> Result<Vec<String>> {
-        let mut conn = self.pool.acquire().await?;
-        let flipped = matching::expire_match_deadlines(&mut conn, 500).await?;
-        matching::expire_verification_deadlines(&mut conn, 500).await?;
-        Ok(flipped)
-    }
 }
 
 /// Writes the routing decision for a locked pending task: match rows ranked

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pinchwork_common::market::MatchOutcome;
+use pinchwork_common::market::{MatchOutcome, Rule};
 use pinchwork_testkit::eventually;
 
 use crate::support::TestEnv;
@@ -81,7 +81,7 @@ async fn builtin_match_falls_back_to_broadcast_at_the_timeout() {
     assert!(env.browse(&other).await.is_empty());
 
     eventually("the match timeout", Duration::from_secs(20), || async {
-        env.market.expire_match_deadlines().await.unwrap();
+        env.market.apply_due(Rule::MatchTimeout).await.unwrap();
         env.match_status(&task).await.as_deref() == Some("broadcast")
     })
     .await;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pinchwork_common::market::MatchOutcome;
+use pinchwork_common::market::{MatchOutcome, Rule};
 use pinchwork_testkit::eventually;
 use serde_json::json;
 
@@ -222,7 +222,7 @@ async fn pending_matching_times_out_to_broadcast_and_late_results_are_ignored() 
     let late_id = late["task_id"].as_str().unwrap().to_string();
 
     eventually("the match timeout", Duration::from_secs(20), || async {
-        env.market.expire_match_deadlines().await.unwrap();
+        env.market.apply_due(Rule::MatchTimeout).await.unwrap();
         env.match_status(&first).await.as_deref() == Some("broadcast")
             && env.match_status(&second).await.as_deref() == Some("broadcast")
     })
