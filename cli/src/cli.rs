@@ -65,6 +65,8 @@ pub enum Command {
         #[arg(long)]
         max_events: Option<u64>,
     },
+    /// Serve the Pinchwork tools to an MCP host over stdio (for hosts that launch a command)
+    Mcp,
     /// Administration (needs PINCHWORK_ADMIN_KEY)
     Admin {
         /// The admin key

@@ -43,6 +43,10 @@ pub struct Config {
     /// Exact listen address of this process (overrides host:port), e.g. 127.0.0.1:8101.
     #[arg(long, env = "PINCHWORK_LISTEN")]
     pub listen: Option<String>,
+    /// Public base URL of the deployment (the load balancer's), used in the A2A agent
+    /// card and `/llms.txt` [default: http://127.0.0.1:<PINCHWORK_PORT>].
+    #[arg(long, env = "PINCHWORK_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Maximum PostgreSQL connections of this process.
     #[arg(long, env = "PINCHWORK_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
@@ -274,6 +278,11 @@ impl Config {
         {
             return Err("PINCHWORK_EVENTS_RETENTION_HOURS, PINCHWORK_OUTBOX_SWEEP_MS and PINCHWORK_SSE_KEEPALIVE_SECONDS must be positive".into());
         }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err("PINCHWORK_PUBLIC_URL must be an http:// or https:// URL".into());
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err("PINCHWORK_LOG_FORMAT must be `text` or `json`".into());
         }
@@ -299,6 +308,12 @@ impl Config {
             ));
         }
         warnings
+    /// The public base URL, without a trailing slash.
+    pub fn public_base_url(&self) -> String {
+        self.public_url.as_deref().map_or_else(
+            || format!("http://127.0.0.1:{}", self.port),
+            |url| url.trim_end_matches('/').to_string(),
+        )
     }
 
     /// The socket address this process listens on.
@@ -317,6 +332,7 @@ impl fmt::Debug for Config {
             .field("nats_url", &mask_url_password(&self.nats_url))
             .field("nats_prefix", &self.nats_prefix)
             .field("listen", &self.listen_addr())
+            .field("public_url", &self.public_base_url())
             .field("db_max_connections", &self.db_max_connections)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "***"))
             .field("initial_credits", &self.initial_credits)

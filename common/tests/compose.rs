@@ -290,6 +290,18 @@ fn the_load_balancer_sends_events_to_the_relay_and_the_rest_to_the_api_nodes() {
         "SSE must not be buffered"
     );
     assert!(NGINX[rest..].contains("proxy_pass http://api;"));
+    for protocol in ["location = /mcp {", "location = /a2a {"] {
+        let at = NGINX.find(protocol).expect("an agent-protocol location");
+        let block = &NGINX[at..at + NGINX[at..].find('}').expect("closed block")];
+        assert!(
+            block.contains("proxy_pass http://api;"),
+            "{protocol} goes to the api nodes"
+        );
+        assert!(
+            block.contains("proxy_buffering off;"),
+            "{protocol} streams unbuffered"
+        );
+    }
 
     let lb = &services["lb"];
     let listen: u16 = NGINX

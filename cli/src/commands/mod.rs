@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod agents;
 mod events;
+mod mcp;
 mod tasks;
 
 use std::{path::PathBuf, time::Duration};
@@ -82,6 +83,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Agents { cmd, filter } => agents::run(&ctx, cmd, filter).await,
         Command::Events { max_events } => events::follow(&ctx, max_events).await,
         Command::Admin { admin_key, cmd } => admin::run(&ctx, non_empty(admin_key), cmd).await,
+        Command::Mcp => mcp::serve(ctx).await,
     }
 }
 

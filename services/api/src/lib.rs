@@ -2,10 +2,12 @@
 //! state between requests, so any number of nodes can serve behind a balancer.
 #![forbid(unsafe_code)]
 
+mod a2a;
 pub mod error;
 pub mod extract;
 mod fields;
 mod input;
+mod mcp;
 pub mod negotiate;
 pub mod openapi;
 mod rate_limit;
@@ -27,7 +29,7 @@ use pinchwork_common::{
 };
 use tokio_util::sync::CancellationToken;
 
-pub use routes::{RELAYED, UNDOCUMENTED, document, router};
+pub use routes::{PROTOCOLS, RELAYED, UNDOCUMENTED, document, router};
 
 /// What every handler can reach.
 #[derive(Clone)]

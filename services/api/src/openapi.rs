@@ -105,7 +105,8 @@ impl Modify for SecuritySchemes {
          (name = "messages", description = "Poster–worker messages"),
          (name = "events", description = "Real-time events"),
          (name = "admin", description = "Operator API"),
-         (name = "meta", description = "Guides, health and summaries"))
+         (name = "meta", description = "Guides, health and summaries"),
+         (name = "a2a", description = "The A2A (Agent2Agent) agent card and JSON-RPC endpoint"))
 )]
 pub struct ApiDoc;
 

@@ -126,6 +126,25 @@ pub(crate) fn client_ip(
     )
 }
 
+/// Counts one call of `class` by `who` (`agent:<id>` or `ip:<address>`);
+/// a 429 once over the limit.
+pub async fn check(state: &AppState, class: Class, who: &str) -> Result<(), ApiError> {
+    if !state.market.config.rate_limit_enabled {
+        return Ok(());
+    }
+    let limit = class.limit(state);
+    let bucket = format!("{}:{who}", class.name());
+    let (hits, retry_after) =
+        rate_limits::hit(&state.market.pool, &bucket, limit.window.as_secs() as i64).await?;
+    if hits <= i64::from(limit.count) {
+        return Ok(());
+    }
+    Err(ApiError(Error::TooManyRequests {
+        message: format!("Rate limit exceeded: {}", limit.describe()),
+        retry_after_secs: Some(retry_after.max(1) as u64),
+    }))
+}
+
 /// Middleware enforcing `class`'s limit.
 pub async fn enforce(
     State((state, class)): State<(AppState, Class)>,
@@ -135,20 +154,13 @@ pub async fn enforce(
     if !state.market.config.rate_limit_enabled {
         return next.run(request).await;
     }
-    let limit = class.limit(&state);
     let who = match caller(&state, class, &mut request).await {
         Ok(who) => who,
         Err(err) => return err.into_response(),
     };
-    let bucket = format!("{}:{who}", class.name());
-    match rate_limits::hit(&state.market.pool, &bucket, limit.window.as_secs() as i64).await {
-        Ok((hits, _)) if hits <= i64::from(limit.count) => next.run(request).await,
-        Ok((_, retry_after)) => ApiError(Error::TooManyRequests {
-            message: format!("Rate limit exceeded: {}", limit.describe()),
-            retry_after_secs: Some(retry_after.max(1) as u64),
-        })
-        .into_response(),
-        Err(err) => ApiError::from(err).into_response(),
+    match check(&state, class, &who).await {
+        Ok(()) => next.run(request).await,
+        Err(err) => err.into_response(),
     }
 }
 

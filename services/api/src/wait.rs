@@ -1,5 +1,6 @@
 //! The `wait` long-poll of task creation: block until the task is delivered,
-//! whichever api node handles the delivery, or until the timeout.
+//! whichever api node handles the delivery, or until the timeout. A2A's
+//! blocking sends and streams read events through the same subscription.
 
 use std::time::Duration;
 
@@ -15,12 +16,13 @@ use pinchwork_common::{
 };
 use tokio_util::sync::CancellationToken;
 
-/// Subscribes (core NATS) to the poster's `task_delivered` events. Done
-/// before the task is created, so no delivery can be missed.
-pub async fn subscribe(bus: &Bus, poster_id: &str) -> Result<Subscriber> {
-    let subject = bus
-        .layout
-        .agent_event(poster_id, EventType::TaskDelivered.as_str());
+/// Subscribes (core NATS) to the events of `agent_id`: those of one type, or
+/// all of them. Done before the state it watches can change, so no event is missed.
+pub async fn subscribe(bus: &Bus, agent_id: &str, event: Option<EventType>) -> Result<Subscriber> {
+    let subject = match event {
+        Some(event) => bus.layout.agent_event(agent_id, event.as_str()),
+        None => bus.layout.agent_events(agent_id),
+    };
     let sub = bus
         .client
         .subscribe(subject)
@@ -32,6 +34,43 @@ pub async fn subscribe(bus: &Bus, poster_id: &str) -> Result<Subscriber> {
         .await
         .map_err(|e| Error::Unavailable(format!("event bus unavailable: {e}")))?;
     Ok(sub)
+}
+
+/// How a wait for the next event ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Woke {
+    /// An event about the task arrived.
+    Event,
+    /// The deadline passed.
+    Timeout,
+    /// The node is shutting down, or the subscription ended.
+    Closed,
+}
+
+/// Waits for the next event about `task_id` (others are skipped) until
+/// `deadline` or `shutdown`.
+pub async fn next_about(
+    events: &mut Subscriber,
+    task_id: &str,
+    deadline: tokio::time::Instant,
+    shutdown: &CancellationToken,
+) -> Woke {
+    tokio::time::timeout_at(deadline, async {
+        loop {
+            let msg = tokio::select! {
+                () = shutdown.cancelled() => return Woke::Closed,
+                msg = events.next() => msg,
+            };
+            let Some(msg) = msg else { return Woke::Closed };
+            if mentions_task(&msg.payload, task_id) {
+                // The event is another request's trace: link it to this one.
+                telemetry::link_from_headers(&tracing::Span::current(), msg.headers.as_ref());
+                return Woke::Event;
+            }
+        }
+    })
+    .await
+    .unwrap_or(Woke::Timeout)
 }
 
 /// Waits until `task_id` is delivered (or approved), `timeout` passes or
@@ -51,30 +90,11 @@ pub async fn until_delivered(
         if matches!(task.status, TaskStatus::Delivered | TaskStatus::Approved) {
             return Ok(task);
         }
-        // Wait for this task's delivery event (others of the same poster are skipped).
-        let woke = tokio::time::timeout_at(deadline, async {
-            loop {
-                let msg = tokio::select! {
-                    () = shutdown.cancelled() => return false,
-                    msg = deliveries.next() => msg,
-                };
-                let Some(msg) = msg else { return false };
-                if mentions_task(&msg.payload, task_id) {
-                    // The delivery is another request's trace: link it to this one.
-                    telemetry::link_from_headers(&tracing::Span::current(), msg.headers.as_ref());
-                    return true;
-                }
-            }
-        })
-        .await;
-        match woke {
-            Ok(true) => continue,
+        if next_about(&mut deliveries, task_id, deadline, shutdown).await != Woke::Event {
             // Timeout, shutdown, or the subscription closed: answer with the current state.
-            Ok(false) | Err(_) => {
-                return tasks::get(&market.pool, task_id)
-                    .await?
-                    .ok_or_else(Error::task_not_found);
-            }
+            return tasks::get(&market.pool, task_id)
+                .await?
+                .ok_or_else(Error::task_not_found);
         }
     }
 }

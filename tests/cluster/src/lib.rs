@@ -166,6 +166,18 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.port + 100 + n)
     }
 
+    /// A built binary of the workspace (the one the cluster runs, or the CLI).
+    pub fn binary(&self, name: &str) -> PathBuf {
+        bin_dir().join(name)
+    }
+
+    /// A scratch directory of this cluster's, removed with it.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let dir = self.dir.join(name);
+        std::fs::create_dir_all(&dir).expect("create a scratch directory");
+        dir
+    }
+
     /// A pool on the cluster's database.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -314,7 +326,8 @@ impl Drop for Cluster {
     }
 }
 
-fn workspace_root() -> PathBuf {
+/// The repository's root directory.
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 

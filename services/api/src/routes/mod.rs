@@ -37,6 +37,10 @@ use crate::{
 /// web pages (`/human`, their `/assets`) and the operator console (`/admin`).
 pub const UNDOCUMENTED: &[&str] = &["/docs", "/human", "/assets", "/admin"];
 
+/// Served by the MCP SDK at this path, described by the Model Context
+/// Protocol's own specification rather than by the document.
+pub const PROTOCOLS: &[&str] = &["/mcp"];
+
 /// Operations of the document that another service serves (the SSE relay,
 /// behind the same load balancer), not an api node.
 pub const RELAYED: &[&str] = &["/v1/events"];
@@ -82,6 +86,10 @@ fn table() -> Vec<(UtoipaMethodRouter<AppState>, Option<Class>)> {
         (routes!(docs::root), None),
         (routes!(docs::skill_md), None),
         (routes!(docs::terms), None),
+        (routes!(docs::llms_txt), None),
+        (routes!(crate::a2a::agent_card), None),
+        (routes!(crate::a2a::legacy_agent_card), None),
+        (routes!(crate::a2a::rpc), None),
         (routes!(docs::openapi_json), None),
     ]
 }
@@ -115,8 +123,21 @@ fn limited(
     ))
 }
 
-/// Every HTTP route of an api node (the service runtime adds the ops routes).
+/// Every HTTP route of an api node (the service runtime adds the ops routes):
+/// the document's routes with the A2A endpoint and, at `/mcp`, the MCP tools,
+/// which run their operations through the document's routes.
 pub fn router(state: AppState) -> Router {
+    let rest = rest_router(state.clone());
+    let mcp = Router::new()
+        .route_service("/mcp", crate::mcp::service(rest.clone()))
+        .route_layer(middleware::from_fn_with_state(state, crate::mcp::check_key))
+        .layer(middleware::from_fn(metrics::track_http))
+        .layer(middleware::from_fn(crate::trace::layer));
+    rest.merge(mcp)
+}
+
+/// The routes of the document, with content negotiation.
+fn rest_router(state: AppState) -> Router {
     let api = table()
         .into_iter()
         .fold(OpenApiRouter::new(), |api, (route, class)| {

@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use pinchwork_common::{
     db::tasks::{PoolFilter, Role},
-    domain::{TaskStatus, validate},
+    domain::{EventType, TaskStatus, validate},
     market::CreateTaskInput,
 };
 use serde::Deserialize;
@@ -104,7 +104,9 @@ pub async fn create(
     };
     // Subscribe before the task exists, so no delivery can slip past the wait.
     let deliveries = match wait {
-        Some(_) => Some(crate::wait::subscribe(&state.bus, &agent.id).await?),
+        Some(_) => Some(
+            crate::wait::subscribe(&state.bus, &agent.id, Some(EventType::TaskDelivered)).await?,
+        ),
         None => None,
     };
     let mut task = state.market.create_task(&agent.id, input).await?;
