@@ -106,10 +106,11 @@ async def a_stream_ends_at_input_required_with_the_artifact():
 async def subscribe_follows_a_posted_task():
     _, poster_key = register("a2a-sub-poster")
     _, worker_key = register("a2a-sub-worker")
-    async with client_for(poster_key, streaming=False) as client:
+    async with (client_for(poster_key, streaming=False) as client,
+                client_for(poster_key, streaming=True) as streaming):
         events = [e async for e in client.send_message(request("Count to three", max_credits=3))]
         task_id = events[0].task.id
-        stream = client.subscribe(SubscribeToTaskRequest(id=task_id))
+        stream = streaming.subscribe(SubscribeToTaskRequest(id=task_id))
         first = await anext(stream)
         assert first.task.id == task_id
         work_on(task_id, worker_key, "1 2 3")

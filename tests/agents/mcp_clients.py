@@ -9,6 +9,7 @@ PINCHWORK_TEST_DIR for the CLI's credentials."""
 
 import contextlib
 import os
+import uuid
 
 import httpx2
 from mcp import Client, StdioServerParameters
@@ -158,7 +159,7 @@ async def http_bad_keys_are_refused():
 async def stdio_lifecycle_of_two_agents():
     # The worker starts with an empty credentials directory and registers
     # through the tool; `pinchwork mcp` saves the key and uses it at once.
-    worker_dir = os.path.join(SCRATCH, "stdio-worker")
+    worker_dir = os.path.join(SCRATCH, f"stdio-worker-{uuid.uuid4().hex[:8]}")
     os.makedirs(worker_dir, exist_ok=True)
     _, poster_key = register("mcp-stdio-poster")
     async with contextlib.AsyncExitStack() as stack:
