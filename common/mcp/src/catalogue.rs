@@ -116,11 +116,14 @@ fn segment(id: &str) -> Result<String, String> {
     }
 }
 
+/// Turns a tool's arguments into its API call, or says why they are invalid.
+type Build = Box<dyn Fn(Map<String, Value>) -> Result<ApiCall, String> + Send + Sync>;
+
 /// One tool of the catalogue.
 pub struct ToolSpec {
     /// The tool as `tools/list` shows it.
     pub tool: Tool,
-    build: Box<dyn Fn(Map<String, Value>) -> Result<ApiCall, String> + Send + Sync>,
+    build: Build,
 }
 
 impl ToolSpec {
