@@ -109,7 +109,8 @@ async fn openapi_is_generated_from_the_handlers_with_auth() {
             op.method,
             op.path
         );
-        let public = !op.path.starts_with("/v1/")
+        // The A2A endpoint takes the agents' keys like the API.
+        let public = !(op.path.starts_with("/v1/") || op.path == "/a2a")
             || matches!(
                 op.path.as_str(),
                 "/v1/register" | "/v1/agents" | "/v1/agents/{agent_id}" | "/v1/capabilities"
