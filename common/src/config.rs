@@ -308,6 +308,8 @@ impl Config {
             ));
         }
         warnings
+    }
+
     /// The public base URL, without a trailing slash.
     pub fn public_base_url(&self) -> String {
         self.public_url.as_deref().map_or_else(
