@@ -489,6 +489,15 @@ async fn create(
         deadline_minutes: meta_int(&metadata, "deadline_minutes")?,
         review_timeout_minutes: meta_int(&metadata, "review_timeout_minutes")?,
         claim_timeout_minutes: meta_int(&metadata, "claim_timeout_minutes")?,
+        private: match metadata.get("private") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(private)) => *private,
+            Some(_) => {
+                return Err(RpcError::invalid_params(
+                    "metadata.private must be a boolean",
+                ));
+            }
+        },
     };
     let timeout = match blocking_wait(state, v, params, &metadata)? {
         Some(timeout) if may_block => Some(timeout),
