@@ -24,6 +24,25 @@ apt_install() {
 
 pg_ok() { psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; }
 
+# True when process $1 runs and is not a zombie.
+pid_alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
+
+clear_stale_pg_locks() {
+  local lock pid
+  for lock in /var/run/postgresql/.s.PGSQL.*.lock; do
+    [ -f "$lock" ] || continue
+    pid=$(head -n 1 "$lock")
+    if ! pid_alive "$pid"; then
+      log "removing stale $lock (process $pid is gone)"
+      rm -f "$lock" "${lock%.lock}"
+    fi
+  done
+}
+
 ensure_postgres() {
   if pg_ok; then return 0; fi
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
@@ -34,9 +53,16 @@ ensure_postgres() {
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
   if ! port_open "$PG_PORT"; then
     log "starting PostgreSQL $version"
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    if ! pg_ctlcluster --skip-systemctl-redirect "$version" main start; then
+      # A server that was killed (kill -9, a stopped session) can leave a
+      # socket lock file naming a process that is gone or a zombie: clear
+      # stale ones and try once more.
+      clear_stale_pg_locks
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    fi
   fi
-  for _ in $(seq 1 30); do port_open "$PG_PORT" && break; sleep 1; done
+  # Crash recovery after an unclean stop can take a while on a busy disk.
+  for _ in $(seq 1 180); do pg_ok && break; sleep 1; done
   if ! pg_ok; then
     # A fresh Debian cluster asks TCP clients for a password: trust local ones.
     local hba="/etc/postgresql/$version/main/pg_hba.conf"
@@ -59,7 +85,7 @@ ensure_pg_capacity() {
     log "raising max_connections to 300 (was $max)"
     psql -h "$PG_HOST" -U postgres -qc 'ALTER SYSTEM SET max_connections = 300' >/dev/null
     pg_ctlcluster --skip-systemctl-redirect "$version" main restart
-    for _ in $(seq 1 30); do pg_ok && break; sleep 1; done
+    for _ in $(seq 1 180); do pg_ok && break; sleep 1; done
   fi
 }
 
