@@ -36,7 +36,7 @@ async fn limits_are_shared_by_every_api_node() {
             "--rate-limit-enabled",
             "true",
             "--rate-limit-create",
-            "4/minute",
+            "4/day",
         ])
         .start()
         .await;

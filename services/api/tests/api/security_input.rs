@@ -31,7 +31,7 @@ async fn an_invented_key_buys_no_fresh_rate_limit_bucket() {
         "--rate-limit-register",
         "3/hour",
         "--rate-limit-read",
-        "3/minute",
+        "3/day",
     ])
     .await;
     for i in 0..3 {
@@ -67,7 +67,7 @@ async fn futures_statuses(app: &TestApp, n: usize) -> Vec<u16> {
 
 #[tokio::test]
 async fn a_real_agent_is_counted_as_itself() {
-    let app = limited(&["--rate-limit-read", "2/minute"]).await;
+    let app = limited(&["--rate-limit-read", "2/day"]).await;
     let a = app.register("a").await;
     let b = app.register("b").await;
     for agent in [&a, &b] {
@@ -82,7 +82,7 @@ async fn a_real_agent_is_counted_as_itself() {
 
 #[tokio::test]
 async fn admin_key_guessing_is_rate_limited_per_address() {
-    let app = limited(&["--rate-limit-admin", "5/minute"]).await;
+    let app = limited(&["--rate-limit-admin", "5/day"]).await;
     let agent = app.register("a").await;
     let mut statuses = Vec::new();
     for i in 0..8 {

@@ -180,7 +180,7 @@ async fn profile_changes_and_task_actions_are_rate_limited() {
         "--rate-limit-profile",
         "2/hour",
         "--rate-limit-write",
-        "3/minute",
+        "3/day",
     ])
     .await;
     let poster = app.register("poster").await;
