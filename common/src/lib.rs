@@ -1,7 +1,7 @@
 //! What every Pinchwork service shares: configuration, database access, the
 //! marketplace rules, telemetry set-up and the service runtime. No HTTP
 //! handlers live here, apart from the ops routes every service serves
-//! (`/health`, `/ready`, `/metrics`).
+//! (`/health`, `/ready`, `/metrics`), Bearer authentication and the error body.
 #![forbid(unsafe_code)]
 
 pub mod bus;
@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod http;
 pub mod ids;
 pub mod market;
 pub mod metrics;

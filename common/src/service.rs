@@ -19,7 +19,7 @@ use std::{
 };
 
 use anyhow::Context;
-use axum::{Json, Router, http::StatusCode};
+use axum::Router;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -237,9 +237,8 @@ impl Component {
     }
 }
 
-async fn method_not_allowed() -> (StatusCode, Json<serde_json::Value>) {
-    let body = serde_json::json!({ "error": "Method not allowed" });
-    (StatusCode::BAD_REQUEST, Json(body))
+async fn method_not_allowed() -> axum::response::Response {
+    crate::http::json_error(&crate::Error::bad_request("Method not allowed"))
 }
 
 /// `PINCHWORK_LISTEN`, else the host with the only service's own default port

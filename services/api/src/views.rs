@@ -41,12 +41,7 @@ fn tags(tags: &[String]) -> Option<Vec<String>> {
     (!tags.is_empty()).then(|| tags.to_vec())
 }
 
-/// Every error: a status code and this body.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong, in one sentence.
-    pub error: String,
-}
+pub use pinchwork_common::http::ErrorBody;
 
 /// A task as its poster or worker sees it.
 #[derive(Debug, Serialize, ToSchema)]

@@ -4,27 +4,19 @@
 //! reconnect with `Last-Event-ID` replays exactly what the agent missed.
 #![forbid(unsafe_code)]
 
+mod events;
 mod hub;
 mod stream;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::{HeaderMap, StatusCode, header},
-    response::{IntoResponse, Response},
-    routing::get,
-};
+use axum::{Router, routing::get};
 use pinchwork_common::{
     Config,
     bus::Bus,
-    db, ids,
     service::{Component, Runtime, Service},
 };
-use serde_json::json;
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
 pub use hub::{Hub, SseEvent};
 
@@ -63,74 +55,9 @@ fn start(rt: &Runtime) -> anyhow::Result<Component> {
         .routes(router(state)))
 }
 
-/// Starts the fan-out and serves until `shutdown` is cancelled. Calls
-/// `on_listen` with the bound address.
-pub async fn run(
-    config: Arc<Config>,
-    shutdown: CancellationToken,
-    on_listen: impl FnOnce(SocketAddr),
-) -> anyhow::Result<()> {
-    SERVICE.run(config, shutdown, on_listen).await
-}
-
 /// The relay's own routes (the runtime adds the ops routes).
 pub fn router(state: RelayState) -> Router {
     Router::new()
-        .route("/v1/events", get(events))
+        .route("/v1/events", get(events::events))
         .with_state(state)
-}
-
-fn refuse(status: StatusCode, msg: &str) -> Response {
-    (status, Json(json!({ "error": msg }))).into_response()
-}
-
-/// `GET /v1/events`: the caller's event stream.
-async fn events(State(state): State<RelayState>, headers: HeaderMap) -> Response {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty());
-    let Some(key) = key else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "Missing or invalid Authorization header",
-        );
-    };
-    let agent = match db::agents::find_by_key_hash(&state.pool, &ids::hash_api_key(key)).await {
-        Ok(Some(agent)) => agent,
-        Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "Invalid API key"),
-        Err(err) => {
-            tracing::warn!(error = %err, "auth lookup failed");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
-        }
-    };
-    if agent.suspended {
-        return refuse(StatusCode::FORBIDDEN, "Agent suspended");
-    }
-    let last_seen = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let Some(events) = stream::open(&state, agent.id, last_seen) else {
-        let mut refused = refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Too many open event streams (at most {} per agent)",
-                state.config.sse_max_per_agent
-            ),
-        );
-        refused
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-        return refused;
-    };
-    axum::response::Sse::new(events)
-        .keep_alive(
-            axum::response::sse::KeepAlive::new()
-                .interval(Duration::from_secs(state.config.sse_keepalive_seconds))
-                .text("keepalive"),
-        )
-        .into_response()
 }

@@ -66,7 +66,9 @@ impl Service {
         };
         let task = match self {
             Self::Api => tokio::spawn(pinchwork_api::run(config, shutdown, on_listen)),
-            Self::SseRelay => tokio::spawn(pinchwork_sse_relay::run(config, shutdown, on_listen)),
+            Self::SseRelay => {
+                tokio::spawn(pinchwork_sse_relay::SERVICE.run(config, shutdown, on_listen))
+            }
             Self::Webhooks => tokio::spawn(pinchwork_webhooks::run(config, shutdown, on_listen)),
             Self::Matcher => tokio::spawn(pinchwork_matcher::run(config, shutdown, on_listen)),
             Self::Deadlines => tokio::spawn(pinchwork_deadlines::run(config, shutdown, on_listen)),

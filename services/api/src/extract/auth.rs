@@ -4,7 +4,11 @@ use axum::{
     extract::FromRequestParts,
     http::{HeaderMap, request::Parts},
 };
-use pinchwork_common::{Error, db::agents::Agent, ids};
+use pinchwork_common::{
+    Error,
+    db::agents::Agent,
+    http::{self, bearer},
+};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -13,15 +17,6 @@ use crate::{AppState, error::ApiError};
 /// The authenticated, non-suspended agent making the request.
 #[derive(Debug, Clone)]
 pub struct CurrentAgent(pub Agent);
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
 
 /// The agent a request's API key belongs to, looked up once per request (the
 /// rate limiter resolves it first and leaves it in the request's extensions).
@@ -32,14 +27,10 @@ impl Authenticated {
     /// The agent holding the request's bearer key; `None` when there is no key
     /// or it belongs to nobody.
     pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
-        let Some(key) = bearer(headers).filter(|k| !k.is_empty()) else {
+        let Ok(key) = http::agent_key(headers) else {
             return Ok(None);
         };
-        let agent = pinchwork_common::db::agents::find_by_key_hash(
-            &state.market.pool,
-            &ids::hash_api_key(key),
-        )
-        .await?;
+        let agent = http::agent_by_key(&state.market.pool, key).await?;
         Ok(agent.map(Self))
     }
 }
@@ -48,21 +39,12 @@ impl FromRequestParts<AppState> for CurrentAgent {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if bearer(&parts.headers).is_none_or(str::is_empty) {
-            return Err(
-                Error::Unauthorized("Missing or invalid Authorization header".into()).into(),
-            );
-        }
+        http::agent_key(&parts.headers)?;
         let resolved = match parts.extensions.get::<Authenticated>() {
             Some(known) => Some(known.clone()),
             None => Authenticated::resolve(state, &parts.headers).await?,
         };
-        let Authenticated(agent) =
-            resolved.ok_or_else(|| Error::Unauthorized("Invalid API key".into()))?;
-        if agent.suspended {
-            return Err(Error::forbidden("Agent suspended").into());
-        }
-        Ok(Self(agent))
+        Ok(Self(http::admit(resolved.map(|Authenticated(a)| a))?))
     }
 }
 
