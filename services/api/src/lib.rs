@@ -17,12 +17,10 @@ pub mod views;
 mod wait;
 pub mod web;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::time::Duration;
 
 use pinchwork_common::{
-    Config,
     bus::Bus,
-    db,
     market::Market,
     metrics, outbox_relay,
     service::{Component, Runtime, Service},
@@ -61,30 +59,7 @@ fn start(rt: &Runtime) -> anyhow::Result<Component> {
     );
     Ok(Component::new()
         .task(publisher)
-        .task(prune_rate_limits(pool.clone(), stop.clone()))
+        .task(rate_limit::prune(pool.clone(), stop.clone()))
         .task(metrics::sample_outbox_backlog(pool, stop))
         .routes(router(state)))
-}
-
-/// Serves until `shutdown` is cancelled; in-flight requests finish first
-/// (`wait` long-polls answer early). Calls `on_listen` with the bound address.
-pub async fn run(
-    config: Arc<Config>,
-    shutdown: CancellationToken,
-    on_listen: impl FnOnce(SocketAddr),
-) -> anyhow::Result<()> {
-    SERVICE.run(config, shutdown, on_listen).await
-}
-
-/// Drops old rate-limit windows now and then (any node may do it; doing it twice is harmless).
-async fn prune_rate_limits(pool: sqlx::PgPool, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(300)) => {}
-        }
-        if let Err(err) = db::rate_limits::prune(&pool).await {
-            tracing::warn!(error = %err, "pruning rate-limit windows failed");
-        }
-    }
 }

@@ -164,6 +164,19 @@ pub async fn enforce(
     }
 }
 
+/// Drops old rate-limit windows now and then (any node may do it; doing it twice is harmless).
+pub async fn prune(pool: sqlx::PgPool, shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(300)) => {}
+        }
+        if let Err(err) = rate_limits::prune(&pool).await {
+            tracing::warn!(error = %err, "pruning rate-limit windows failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;

@@ -9,14 +9,13 @@
 mod ingest;
 mod send;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use pinchwork_common::{
-    Config, metrics,
+    metrics,
     service::{Component, Runtime, Service},
 };
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 pub use send::sign;
 
@@ -41,14 +40,4 @@ fn start(rt: &Runtime) -> anyhow::Result<Component> {
         .task(ingest::run(pool.clone(), bus, wake.clone(), stop.clone()))
         .task(send::run(pool, rt.config().clone(), wake, stop))
         .task(lag))
-}
-
-/// Runs the consumer and the sender, and serves `/health`, `/ready` and
-/// `/metrics` until `shutdown`. Calls `on_listen` with the bound address.
-pub async fn run(
-    config: Arc<Config>,
-    shutdown: CancellationToken,
-    on_listen: impl FnOnce(SocketAddr),
-) -> anyhow::Result<()> {
-    SERVICE.run(config, shutdown, on_listen).await
 }

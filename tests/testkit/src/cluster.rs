@@ -53,6 +53,17 @@ pub enum Service {
 type Running = JoinHandle<anyhow::Result<()>>;
 
 impl Service {
+    /// The service this kind of process runs.
+    fn service(self) -> pinchwork_common::service::Service {
+        match self {
+            Self::Api => pinchwork_api::SERVICE,
+            Self::SseRelay => pinchwork_sse_relay::SERVICE,
+            Self::Webhooks => pinchwork_webhooks::SERVICE,
+            Self::Matcher => pinchwork_matcher::SERVICE,
+            Self::Deadlines => pinchwork_deadlines::SERVICE,
+        }
+    }
+
     /// Spawns one instance on `config` until `shutdown`; returns its task
     /// once it listens, and the address it listens on.
     async fn spawn(
@@ -64,15 +75,7 @@ impl Service {
         let on_listen = move |addr| {
             let _ = tx.send(addr);
         };
-        let task = match self {
-            Self::Api => tokio::spawn(pinchwork_api::run(config, shutdown, on_listen)),
-            Self::SseRelay => {
-                tokio::spawn(pinchwork_sse_relay::SERVICE.run(config, shutdown, on_listen))
-            }
-            Self::Webhooks => tokio::spawn(pinchwork_webhooks::run(config, shutdown, on_listen)),
-            Self::Matcher => tokio::spawn(pinchwork_matcher::run(config, shutdown, on_listen)),
-            Self::Deadlines => tokio::spawn(pinchwork_deadlines::run(config, shutdown, on_listen)),
-        };
+        let task = tokio::spawn(self.service().run(config, shutdown, on_listen));
         match rx.await {
             Ok(addr) => (task, addr),
             Err(_) => panic!("{self:?} failed to start: {:?}", task.await),

@@ -89,11 +89,12 @@ async fn a_database_behind_the_binary_is_refused_until_migrated() {
     .await
     .expect("set the newest migration aside");
 
-    let refused = pinchwork_deadlines::run(config.clone(), CancellationToken::new(), |_| {
-        panic!("must not listen on a database that is behind")
-    })
-    .await
-    .expect_err("a database behind the binary is refused");
+    let refused = pinchwork_deadlines::SERVICE
+        .run(config.clone(), CancellationToken::new(), |_| {
+            panic!("must not listen on a database that is behind")
+        })
+        .await
+        .expect_err("a database behind the binary is refused");
     let message = format!("{refused:#}");
     assert!(
         message.contains(&format!("{newest:04}")) && message.contains("pinchwork-migrate"),
@@ -112,13 +113,12 @@ async fn a_database_behind_the_binary_is_refused_until_migrated() {
     .expect("the migration is applied again");
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let running = tokio::spawn(pinchwork_deadlines::run(
-        config,
-        shutdown.clone(),
-        move |addr| {
-            let _ = tx.send(addr);
-        },
-    ));
+    let running =
+        tokio::spawn(
+            pinchwork_deadlines::SERVICE.run(config, shutdown.clone(), move |addr| {
+                let _ = tx.send(addr);
+            }),
+        );
     rx.await.expect("starts once migrated");
     shutdown.cancel();
     running.await.expect("join").expect("clean shutdown");
