@@ -44,6 +44,21 @@ pub struct Task {
     pub approved_at: Option<DateTime<Utc>>,
 }
 
+impl Task {
+    /// The worker of a task in a state that has one (claimed, delivered,
+    /// approved). A task without one there breaks an invariant the guarded
+    /// transitions keep: an internal error, never an empty id.
+    pub fn worker(&self) -> crate::Result<&str> {
+        self.worker_id.as_deref().ok_or_else(|| {
+            crate::Error::Internal(anyhow::anyhow!(
+                "task {} ({}) has no worker",
+                self.id,
+                self.status
+            ))
+        })
+    }
+}
+
 /// A task with its poster's reputation, as returned by pickup and browse.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ListedTask {

@@ -220,7 +220,7 @@ impl Market {
             .await);
         };
         settle_approved(&mut tx, &self.config, &task).await?;
-        let worker = task.worker_id.as_deref().unwrap_or_default();
+        let worker = task.worker()?;
         if let Some(score) = rating {
             ratings::insert(&mut tx, &task.id, poster_id, worker, score as i32, None).await?;
         }
@@ -407,10 +407,7 @@ pub async fn approve_in(
 /// paid by the platform from its balance (which the fees fund), without a
 /// fee: a transfer, so no credits are minted.
 pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Task) -> Result<()> {
-    let worker = task
-        .worker_id
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("approved task {} has no worker", task.id))?;
+    let worker = task.worker()?;
     let charged = task.credits_charged.unwrap_or(0);
     if task.escrowed {
         let split = money::settle(task.max_credits, charged, config.platform_fee_percent);

@@ -284,7 +284,7 @@ async fn apply_match(
     };
     // Nobody can work on their own task, on one they did system work for, or while suspended.
     let suspended = matching::suspended_agents(&mut *conn, &ranked).await?;
-    let worker = task.worker_id.as_deref().unwrap_or_default();
+    let worker = task.worker()?;
     let ranked: Vec<String> = ranked
         .into_iter()
         .filter(|id| *id != parent.poster_id && id != worker && !suspended.contains(id))

@@ -244,7 +244,7 @@ impl Market {
         let sent =
             messages::insert(&mut tx, &ids::new_id("msg"), task_id, sender_id, &message).await?;
         let recipient = if task.poster_id == sender_id {
-            task.worker_id.as_deref().unwrap_or_default()
+            task.worker()?
         } else {
             task.poster_id.as_str()
         };
