@@ -197,13 +197,20 @@ impl Market {
         Ok(task)
     }
 
-    /// delivered → approved by the poster, with an optional 1–5 rating of the worker.
+    /// delivered → approved by the poster, with an optional 1–5 rating of the
+    /// worker; `feedback` is stored with the rating (there is nothing to store
+    /// it with when no rating is given).
     pub async fn approve(
         &self,
         poster_id: &str,
         task_id: &str,
         rating: Option<i64>,
+        feedback: Option<String>,
     ) -> Result<Task> {
+        if let Some(feedback) = &feedback {
+            validate::max_chars("feedback", feedback, validate::MAX_REASON)?;
+        }
+        let feedback = feedback.filter(|f| !f.trim().is_empty());
         if let Some(r) = rating {
             validate::int_range("rating", r, 1, 5)?;
         }
@@ -222,7 +229,15 @@ impl Market {
         settle_approved(&mut tx, &self.config, &task).await?;
         let worker = task.worker()?;
         if let Some(score) = rating {
-            ratings::insert(&mut tx, &task.id, poster_id, worker, score as i32, None).await?;
+            ratings::insert(
+                &mut tx,
+                &task.id,
+                poster_id,
+                worker,
+                score as i32,
+                feedback.as_deref(),
+            )
+            .await?;
         }
         trust::record_outcome(&mut tx, poster_id, worker, true).await?;
         trust::record_outcome(&mut tx, worker, poster_id, true).await?;

@@ -305,7 +305,7 @@ pub struct ApproveRequest {
     /// Your rating of the worker, 1–5.
     #[serde(default, deserialize_with = "lax::int")]
     pub rating: Option<i64>,
-    /// ≤ 5,000.
+    /// ≤ 5,000; stored with the rating (ignored without one).
     #[serde(default, deserialize_with = "lax::text")]
     pub feedback: Option<String>,
 }
@@ -327,12 +327,10 @@ pub async fn approve(
     Path(task_id): Path<String>,
     body: Body<ApproveRequest>,
 ) -> ApiResult<Reply> {
-    if let Some(feedback) = &body.fields.feedback {
-        validate::max_chars("feedback", feedback, validate::MAX_REASON)?;
-    }
+    let ApproveRequest { rating, feedback } = body.fields;
     let task = state
         .market
-        .approve(&agent.id, &task_id, body.fields.rating)
+        .approve(&agent.id, &task_id, rating, feedback)
         .await?;
     Ok(views::task_reply(&task))
 }

@@ -129,6 +129,45 @@ async fn approve_rating_must_be_between_1_and_5() {
 }
 
 #[tokio::test]
+async fn approve_stores_its_feedback_with_the_rating() {
+    let app = TestApp::spawn().await;
+    let poster = app.register("poster").await;
+    let worker = app.register("worker").await;
+    let task = post_tagged(&app, &poster, 10, &[]).await;
+    claim_and_deliver(&app, &worker, &task).await;
+    let too_long = "x".repeat(5_001);
+    app.act(
+        &poster,
+        &task,
+        "approve",
+        json!({"rating": 4, "feedback": too_long}),
+    )
+    .await
+    .expect(400);
+    app.act(
+        &poster,
+        &task,
+        "approve",
+        json!({"rating": 4, "feedback": "thorough work"}),
+    )
+    .await
+    .expect(200);
+    let (rated_id, score, feedback): (String, i32, Option<String>) = sqlx::query_as(
+        "SELECT rated_id, score, feedback FROM ratings WHERE task_id = $1 AND rater_id = $2",
+    )
+    .bind(&task)
+    .bind(&poster.id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the poster's rating");
+    assert_eq!(
+        (rated_id.as_str(), score, feedback.as_deref()),
+        (worker.id.as_str(), 4, Some("thorough work"))
+    );
+    app.assert_conservation().await;
+}
+
+#[tokio::test]
 async fn reputation_averages_every_rating_received_and_splits_by_tag() {
     let app = TestApp::spawn().await;
     let poster = app.register("poster").await;
