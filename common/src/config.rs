@@ -211,15 +211,21 @@ impl Config {
     /// Reads the configuration from the environment and command line, exiting
     /// with a clear message on a bad value.
     pub fn load() -> Self {
-        let config = Self::parse();
-        if let Err(msg) = config.validate() {
+        Self::parse().checked()
+    }
+
+    /// A parsed configuration (e.g. flattened into a binary's own flags),
+    /// validated like [`Config::load`]: exits with a clear message on a bad
+    /// value, prints the warnings.
+    pub fn checked(self) -> Self {
+        if let Err(msg) = self.validate() {
             eprintln!("error: invalid configuration: {msg}");
             std::process::exit(2);
         }
-        for warning in config.warnings() {
+        for warning in self.warnings() {
             eprintln!("warning: {warning}");
         }
-        config
+        self
     }
 
     /// Builds a configuration from explicit arguments (tests, tools); the

@@ -153,7 +153,17 @@ impl Component {
 /// Reads the configuration, sets up telemetry, cancels on SIGINT/SIGTERM and
 /// runs `services`: the whole `main` of a Pinchwork binary.
 pub async fn main(binary: &'static str, services: &[Service]) -> anyhow::Result<()> {
-    let config = Arc::new(Config::load());
+    main_with(binary, Config::load(), services).await
+}
+
+/// [`main`] with a configuration the binary read itself (with flags of its
+/// own around it; see [`Config::checked`]).
+pub async fn main_with(
+    binary: &'static str,
+    config: Config,
+    services: &[Service],
+) -> anyhow::Result<()> {
+    let config = Arc::new(config);
     let _telemetry = telemetry::init(&config, binary);
     tracing::info!(?config, "starting {binary}");
     let stop = CancellationToken::new();

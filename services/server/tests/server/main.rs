@@ -1,0 +1,4 @@
+//! `pinchwork-server` as a real process over the test PostgreSQL and NATS.
+
+mod one_process;
+mod support;
