@@ -110,6 +110,20 @@ ensure_nats() {
   log "NATS did not come up on port $NATS_PORT"; return 1
 }
 
+# Some tests start PostgreSQL and NATS servers of their own (ops/standalone,
+# the cluster fault tests): their binaries must be here even when the shared
+# servers run elsewhere.
+ensure_server_binaries() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    log "installing the PostgreSQL server"
+    apt_install postgresql
+  fi
+  if ! nats_binary >/dev/null 2>&1; then
+    log "installing nats-server"
+    apt_install nats-server
+  fi
+}
+
 nginx_binary() { command -v nginx || echo /usr/sbin/nginx; }
 
 ensure_nginx() {

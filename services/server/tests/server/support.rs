@@ -1,5 +1,5 @@
-//! What the tests share: the API document's curl examples (`ops/smoke`),
-//! log files and signals.
+//! What both tests share: the API document's curl examples (`ops/smoke`),
+//! log files, signals and process checks.
 
 use std::{
     path::{Path, PathBuf},
@@ -18,6 +18,18 @@ pub fn workspace(path: &str) -> PathBuf {
 pub fn scratch(kind: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pw-{kind}-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}
+
+/// The directory of the workspace's built binaries (this test's own target directory).
+pub fn bin_dir() -> PathBuf {
+    let server = Path::new(env!("CARGO_BIN_EXE_pinchwork-server"));
+    let dir = server.parent().expect("a target directory").to_path_buf();
+    assert!(
+        dir.join("pinchwork-migrate").is_file(),
+        "no pinchwork-migrate in {}: run `cargo build --workspace --bins` first (ops/test does)",
+        dir.display()
+    );
     dir
 }
 
@@ -97,4 +109,29 @@ impl Drop for Started {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Whether process `pid` runs (a zombie nobody reaped does not).
+pub fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// The running processes whose command line mentions `text`.
+pub fn processes_mentioning(text: &str) -> Vec<(u32, String)> {
+    std::fs::read_dir("/proc")
+        .expect("read /proc")
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| running(*pid))
+        .filter_map(|pid| {
+            let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+            line.contains(text).then_some((pid, line))
+        })
+        .collect()
 }
