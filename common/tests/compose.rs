@@ -1,7 +1,9 @@
 //! `docker-compose.yml` runs the whole topology (ARCHITECTURE.md) with settings the
-//! code accepts. No Docker engine runs on our machines, so the file, the load
-//! balancer and collector configs it mounts, and the `Dockerfile` are checked
-//! statically against the workspace's binaries and `Config`.
+//! code accepts, and the `Dockerfile`'s default image is the all-in-one server.
+//! No Docker engine runs on our machines, so the files, the load balancer and
+//! collector configs compose mounts, and the `Dockerfile` are checked
+//! statically against the workspace's binaries, `Config` and the scripts the
+//! tests run.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +15,12 @@ const COMPOSE: &str = include_str!("../../docker-compose.yml");
 const NGINX: &str = include_str!("../../ops/compose/nginx.conf");
 const COLLECTOR: &str = include_str!("../../ops/compose/otel-collector.yaml");
 const DOCKERFILE: &str = include_str!("../../Dockerfile");
+/// The all-in-one image's entrypoint, and the test that runs it outside a container.
+const STANDALONE: &str = include_str!("../../ops/standalone");
+const STANDALONE_TEST: &str = include_str!("../../services/server/tests/server/standalone.rs");
+
+/// The image compose builds our services from: the `service` target.
+const SERVICE_IMAGE: &str = "pinchwork-service:latest";
 
 /// Standard variables the services read besides `Config` (OpenTelemetry SDK, log filter).
 fn is_standard_variable(name: &str) -> bool {
@@ -36,7 +44,7 @@ fn services() -> BTreeMap<String, Value> {
 fn ours() -> BTreeMap<String, Value> {
     services()
         .into_iter()
-        .filter(|(_, s)| s["image"].as_str() == Some("pinchwork:latest"))
+        .filter(|(_, s)| s["image"].as_str() == Some(SERVICE_IMAGE))
         .filter(|(_, s)| s["restart"].as_str() != Some("no"))
         .collect()
 }
@@ -158,17 +166,6 @@ fn our_services_run_binaries_the_workspace_builds() {
         );
     }
     assert_eq!(command_binary(&services()["migrate"]), "pinchwork-migrate");
-    // Multi-stage: the build stage compiles every binary, the runtime stage copies them.
-    assert!(
-        DOCKERFILE.contains(" AS build"),
-        "Dockerfile has no build stage"
-    );
-    assert!(
-        DOCKERFILE.matches("\nFROM ").count() >= 1,
-        "Dockerfile has no runtime stage"
-    );
-    assert!(DOCKERFILE.contains("cargo build --release --bins"));
-    assert!(DOCKERFILE.contains("COPY --from=build"));
 }
 
 #[test]
@@ -390,4 +387,239 @@ fn nats_runs_the_same_minor_version_the_tests_use() {
         minor(local),
         "compose pins {image}, the tests run {local}"
     );
+}
+
+/// One stage of the `Dockerfile`: its name and its instructions (keyword in
+/// upper case, arguments), continuation lines joined and comments dropped.
+struct Stage {
+    name: String,
+    base: String,
+    instructions: Vec<(String, String)>,
+}
+
+impl Stage {
+    /// The arguments of every `keyword` instruction.
+    fn all<'a>(&'a self, keyword: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.instructions
+            .iter()
+            .filter(move |(k, _)| k == keyword)
+            .map(|(_, args)| args.as_str())
+    }
+
+    /// The JSON (exec) form of the last `keyword` instruction (`ENTRYPOINT`, `CMD`).
+    fn exec_form(&self, keyword: &str) -> Option<Vec<String>> {
+        let args = self.all(keyword).last()?;
+        Some(serde_json::from_str(args).unwrap_or_else(|_| {
+            panic!(
+                "{keyword} {args} of stage {} is not in exec form",
+                self.name
+            )
+        }))
+    }
+
+    /// `COPY` sources and destination, for copies from the build context
+    /// (`from` none) or from stage `from`.
+    fn copies(&self, from: Option<&str>) -> Vec<(Vec<String>, String)> {
+        self.all("COPY")
+            .filter_map(|args| {
+                let mut words: Vec<String> = args.split_whitespace().map(str::to_owned).collect();
+                let stage = words
+                    .first()
+                    .and_then(|w| w.strip_prefix("--from="))
+                    .map(str::to_owned);
+                if stage.is_some() {
+                    words.remove(0);
+                }
+                (stage.as_deref() == from).then_some(())?;
+                let destination = words.pop()?;
+                Some((words, destination))
+            })
+            .collect()
+    }
+}
+
+fn dockerfile() -> Vec<Stage> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for line in DOCKERFILE.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') || trimmed.is_empty() {
+            continue;
+        }
+        match trimmed.strip_suffix('\\') {
+            Some(head) => current.push_str(head),
+            None => {
+                current.push_str(trimmed);
+                lines.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    let mut stages: Vec<Stage> = Vec::new();
+    for line in lines {
+        let (keyword, args) = line.split_once(char::is_whitespace).unwrap_or((&line, ""));
+        let (keyword, args) = (keyword.to_uppercase(), args.trim().to_owned());
+        if keyword == "FROM" {
+            let words: Vec<&str> = args.split_whitespace().collect();
+            let name = match words.as_slice() {
+                [_, alias, name] if alias.eq_ignore_ascii_case("as") => name.to_string(),
+                _ => stages.len().to_string(),
+            };
+            stages.push(Stage {
+                name,
+                base: words.first().copied().unwrap_or_default().to_owned(),
+                instructions: Vec::new(),
+            });
+            continue;
+        }
+        stages
+            .last_mut()
+            .expect("an instruction before FROM")
+            .instructions
+            .push((keyword, args));
+    }
+    stages
+}
+
+fn stage(name: &str) -> Stage {
+    dockerfile()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("the Dockerfile has no stage {name}"))
+}
+
+/// Where a stage put the binary `name` that it copied from the build stage.
+fn copies_binary(stage: &Stage, name: &str) -> bool {
+    stage
+        .copies(Some("build"))
+        .iter()
+        .flat_map(|(sources, _)| sources)
+        .any(|source| source == "/out/" || source == &format!("/out/{name}"))
+}
+
+#[test]
+fn the_build_stage_compiles_every_binary_of_the_workspace() {
+    let build = stage("build");
+    assert!(
+        build
+            .all("RUN")
+            .any(|run| run.contains("cargo build --release --bins")
+                && run.contains("-name 'pinchwork*'")
+                && run.contains("/out/")),
+        "the build stage does not put every pinchwork binary in /out/"
+    );
+    assert!(
+        workspace_binaries().iter().any(|b| b == "pinchwork-server"),
+        "no crate builds pinchwork-server"
+    );
+}
+
+#[test]
+fn the_service_target_holds_every_binary_compose_runs() {
+    let service = stage("service");
+    for (name, definition) in services() {
+        if definition["image"].as_str() != Some(SERVICE_IMAGE) {
+            continue;
+        }
+        assert_eq!(
+            definition["build"]["target"].as_str(),
+            Some("service"),
+            "{name} is not built from the service target"
+        );
+        assert_eq!(definition["build"]["context"].as_str(), Some("."));
+        let binary = command_binary(&definition);
+        assert!(binary.starts_with("pinchwork"), "{name} runs {binary}");
+        assert!(
+            copies_binary(&service, binary),
+            "the service target lacks {binary}, which {name} runs"
+        );
+    }
+    assert!(
+        service.exec_form("ENTRYPOINT").is_none(),
+        "compose picks the command"
+    );
+}
+
+#[test]
+fn the_default_image_runs_the_standalone_init_the_tests_run() {
+    let stages = dockerfile();
+    let default = stages.last().expect("a stage");
+    let entrypoint = default.exec_form("ENTRYPOINT").expect("an ENTRYPOINT");
+    let installed = default
+        .copies(None)
+        .into_iter()
+        .find(|(_, destination)| {
+            destination == &entrypoint[0] || destination.ends_with(&format!("/{}", entrypoint[0]))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the default image does not copy its entrypoint {}",
+                entrypoint[0]
+            )
+        });
+    assert_eq!(
+        installed.0,
+        ["ops/standalone"],
+        "the entrypoint is not ops/standalone"
+    );
+    assert!(
+        STANDALONE_TEST.contains("workspace(\"ops/standalone\")"),
+        "the standalone test does not run ops/standalone"
+    );
+    // The init's one argument, its data directory, is the image's volume.
+    let volume = default.all("VOLUME").last().expect("a VOLUME");
+    assert_eq!(entrypoint[1..], [volume.to_owned()]);
+    // The binaries the init runs, and the servers it starts.
+    for binary in ["pinchwork-server", "pinchwork-migrate"] {
+        assert!(
+            STANDALONE.contains(binary),
+            "ops/standalone does not run {binary}"
+        );
+        assert!(
+            copies_binary(default, binary),
+            "the default image lacks {binary}"
+        );
+    }
+    let install = default
+        .all("RUN")
+        .find(|run| run.contains("apt-get install"))
+        .expect("the default image installs packages");
+    for package in [" postgresql", " nats-server"] {
+        assert!(
+            install.contains(package),
+            "the default image does not install{package}"
+        );
+    }
+    assert_eq!(
+        default.base,
+        stage("service").base,
+        "the default image is not on the service image's base"
+    );
+}
+
+#[test]
+fn nothing_downloads_at_run_time() {
+    let fetches = |text: &str| -> Option<&'static str> {
+        ["curl", "wget", "apt-get", "apt ", "pip ", "cargo ", "npm "]
+            .into_iter()
+            .find(|tool| text.contains(tool))
+    };
+    if let Some(tool) = fetches(STANDALONE) {
+        panic!("ops/standalone runs {tool}");
+    }
+    for stage in dockerfile() {
+        for keyword in ["ENTRYPOINT", "CMD"] {
+            for args in stage.all(keyword) {
+                if let Some(tool) = fetches(args) {
+                    panic!("{keyword} of stage {} runs {tool}", stage.name);
+                }
+            }
+        }
+    }
+    for (name, service) in services() {
+        for part in service["command"].as_array().into_iter().flatten() {
+            if let Some(tool) = part.as_str().and_then(fetches) {
+                panic!("{name}'s command runs {tool}");
+            }
+        }
+    }
 }
