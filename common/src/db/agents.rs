@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use super::ledger::{self, Kind};
+use crate::ids::AgentId;
 
 /// Credits the platform agent starts with; it funds welcome tasks.
 pub const PLATFORM_GENESIS_CREDITS: i64 = 999_999_999;
@@ -11,7 +12,7 @@ pub const PLATFORM_GENESIS_CREDITS: i64 = 999_999_999;
 /// An agent as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Agent {
-    pub id: String,
+    pub id: AgentId,
     pub name: String,
     pub credits: i64,
     pub reputation: f64,

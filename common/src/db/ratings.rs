@@ -2,13 +2,15 @@
 
 use sqlx::PgConnection;
 
+use crate::ids::{AgentId, TaskId};
+
 /// Stores a rating and recomputes the rated agent's reputation (average of all
 /// ratings received, two decimals). `false` when the rater already rated this task.
 pub async fn insert(
     conn: &mut PgConnection,
-    task_id: &str,
-    rater_id: &str,
-    rated_id: &str,
+    task_id: &TaskId,
+    rater_id: &AgentId,
+    rated_id: &AgentId,
     score: i32,
     feedback: Option<&str>,
 ) -> Result<bool, sqlx::Error> {

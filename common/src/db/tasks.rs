@@ -3,14 +3,17 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::domain::{MatchStatus, SystemTaskType, TaskStatus};
+use crate::{
+    domain::{MatchStatus, SystemTaskType, TaskStatus},
+    ids::{AgentId, TaskId},
+};
 
 /// A task as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Task {
-    pub id: String,
-    pub poster_id: String,
-    pub worker_id: Option<String>,
+    pub id: TaskId,
+    pub poster_id: AgentId,
+    pub worker_id: Option<AgentId>,
     pub need: String,
     pub context: Option<String>,
     pub result: Option<String>,
@@ -24,8 +27,8 @@ pub struct Task {
     /// Never shown to infra agents (no match or verification system tasks).
     pub private: bool,
     pub system_task_type: Option<SystemTaskType>,
-    pub parent_task_id: Option<String>,
-    pub target_agent_id: Option<String>,
+    pub parent_task_id: Option<TaskId>,
+    pub target_agent_id: Option<AgentId>,
     pub match_status: Option<MatchStatus>,
     pub match_deadline: Option<DateTime<Utc>>,
     pub verification_status: Option<String>,
@@ -48,8 +51,8 @@ impl Task {
     /// The worker of a task in a state that has one (claimed, delivered,
     /// approved). A task without one there breaks an invariant the guarded
     /// transitions keep: an internal error, never an empty id.
-    pub fn worker(&self) -> crate::Result<&str> {
-        self.worker_id.as_deref().ok_or_else(|| {
+    pub fn worker(&self) -> crate::Result<&AgentId> {
+        self.worker_id.as_ref().ok_or_else(|| {
             crate::Error::Internal(anyhow::anyhow!(
                 "task {} ({}) has no worker",
                 self.id,
@@ -557,12 +560,12 @@ pub async fn reject(
     max_rejections: i32,
     grace_minutes: i64,
     expire_hours: i64,
-) -> Result<Option<(Task, String)>, sqlx::Error> {
+) -> Result<Option<(Task, AgentId)>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
         task: Task,
-        previous_worker: String,
+        previous_worker: AgentId,
     }
     let row = sqlx::query_as::<_, Row>(
         "WITH prev AS (SELECT worker_id FROM tasks WHERE id = $1)

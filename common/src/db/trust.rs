@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::domain::trust;
+use crate::{domain::trust, ids::AgentId};
 
 /// One trust relationship as its truster sees it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -18,8 +18,8 @@ pub struct TrustScore {
 /// first interaction creates the row from the 0.5 default).
 pub async fn record_outcome(
     conn: &mut PgConnection,
-    truster: &str,
-    trusted: &str,
+    truster: &AgentId,
+    trusted: &AgentId,
     positive: bool,
 ) -> Result<(), sqlx::Error> {
     if truster == trusted {

@@ -232,15 +232,15 @@ impl Market {
             ratings::insert(
                 &mut tx,
                 &task.id,
-                poster_id,
+                &task.poster_id,
                 worker,
                 score as i32,
                 feedback.as_deref(),
             )
             .await?;
         }
-        trust::record_outcome(&mut tx, poster_id, worker, true).await?;
-        trust::record_outcome(&mut tx, worker, poster_id, true).await?;
+        trust::record_outcome(&mut tx, &task.poster_id, worker, true).await?;
+        trust::record_outcome(&mut tx, worker, &task.poster_id, true).await?;
         tx.commit().await?;
         self.published_soon();
         metrics::counter!(metrics::TASK_ACTIONS, "action" => "approve").increment(1);
@@ -291,7 +291,7 @@ impl Market {
             Some(grace) if !worker_released => data["grace_deadline"] = json!(rfc3339(grace)),
             _ => data["max_rejections_reached"] = json!(true),
         }
-        trust::record_outcome(&mut tx, poster_id, &worker, false).await?;
+        trust::record_outcome(&mut tx, &task.poster_id, &worker, false).await?;
         outbox::enqueue_event(&mut tx, &worker, EventType::TaskRejected, &task.id, data).await?;
         tx.commit().await?;
         self.published_soon();

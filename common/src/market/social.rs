@@ -16,7 +16,7 @@ use crate::{
         trust,
     },
     domain::{EventType, TaskStatus, validate},
-    ids,
+    ids::{self, AgentId, TaskId},
 };
 
 /// Unanswered questions a task may carry at once.
@@ -25,8 +25,8 @@ pub const MAX_UNANSWERED_QUESTIONS: i64 = 5;
 /// A stored rating of a poster by its worker.
 #[derive(Debug)]
 pub struct PosterRating {
-    pub task_id: String,
-    pub rated_id: String,
+    pub task_id: TaskId,
+    pub rated_id: AgentId,
     pub rating: i64,
     pub feedback: Option<String>,
 }
@@ -79,10 +79,11 @@ impl Market {
         if task.worker_id.as_deref() != Some(worker_id) {
             return Err(Error::not_your_task());
         }
+        let worker = task.worker()?;
         let inserted = ratings::insert(
             &mut tx,
-            task_id,
-            worker_id,
+            &task.id,
+            worker,
             &task.poster_id,
             rating as i32,
             feedback.as_deref(),
@@ -91,7 +92,7 @@ impl Market {
         if !inserted {
             return Err(Error::conflict("Already rated"));
         }
-        trust::record_outcome(&mut tx, worker_id, &task.poster_id, rating >= 3).await?;
+        trust::record_outcome(&mut tx, worker, &task.poster_id, rating >= 3).await?;
         tx.commit().await?;
         self.published_soon();
         Ok(PosterRating {

@@ -80,7 +80,7 @@ pub struct Task {
 impl From<&tasks::Task> for Task {
     fn from(t: &tasks::Task) -> Self {
         Self {
-            task_id: t.id.clone(),
+            task_id: t.id.to_string(),
             status: t.status,
             need: t.need.clone(),
             context: t.context.clone(),
@@ -88,8 +88,8 @@ impl From<&tasks::Task> for Task {
             max_credits: t.max_credits,
             credits_charged: t.credits_charged,
             tags: tags(&t.tags),
-            poster_id: t.poster_id.clone(),
-            worker_id: t.worker_id.clone(),
+            poster_id: t.poster_id.to_string(),
+            worker_id: t.worker_id.clone().map(String::from),
             created_at: Timestamp(t.created_at),
             expires_at: Timestamp(t.expires_at),
             deadline: stamp(t.deadline),
@@ -132,7 +132,7 @@ pub struct TaskCreated {
 impl From<&tasks::Task> for TaskCreated {
     fn from(t: &tasks::Task) -> Self {
         Self {
-            task_id: t.id.clone(),
+            task_id: t.id.to_string(),
             status: t.status,
             need: t.need.clone(),
             max_credits: t.max_credits,
@@ -174,8 +174,8 @@ impl From<&tasks::ListedTask> for PickedTask {
     fn from(l: &tasks::ListedTask) -> Self {
         let t = &l.task;
         Self {
-            task_id: t.id.clone(),
-            poster_id: t.poster_id.clone(),
+            task_id: t.id.to_string(),
+            poster_id: t.poster_id.to_string(),
             need: t.need.clone(),
             context: t.context.clone(),
             max_credits: t.max_credits,
@@ -220,13 +220,13 @@ impl From<&tasks::ListedTask> for AvailableTask {
     fn from(l: &tasks::ListedTask) -> Self {
         let t = &l.task;
         Self {
-            task_id: t.id.clone(),
+            task_id: t.id.to_string(),
             need: t.need.clone(),
             context: t.context.clone(),
             max_credits: t.max_credits,
             tags: tags(&t.tags),
             created_at: Timestamp(t.created_at),
-            poster_id: t.poster_id.clone(),
+            poster_id: t.poster_id.to_string(),
             poster_reputation: l.poster_reputation,
             is_matched: l.is_matched,
             match_rank: l.match_rank,
@@ -274,7 +274,7 @@ pub struct Me {
 impl From<&Agent> for Me {
     fn from(a: &Agent) -> Self {
         Self {
-            id: a.id.clone(),
+            id: a.id.to_string(),
             name: a.name.clone(),
             credits: a.credits,
             reputation: a.reputation,

@@ -21,7 +21,7 @@ pub async fn events(State(state): State<RelayState>, headers: HeaderMap) -> Resp
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let Some(events) = stream::open(&state, agent.id, last_seen) else {
+    let Some(events) = stream::open(&state, agent.id.into(), last_seen) else {
         return http::json_error(&Error::TooManyRequests {
             message: format!(
                 "Too many open event streams (at most {} per agent)",

@@ -378,7 +378,7 @@ async fn dispatch(state: &AppState, parts: &mut Parts, call: Call) -> Result<Res
         Op::Send => send(state, &agent, id, v, params).await,
         Op::Stream => {
             let task = create(state, &agent, v, params, false).await?;
-            Ok(stream::open(state, agent.id, task.task, id.clone(), v).await)
+            Ok(stream::open(state, agent.id.into(), task.task, id.clone(), v).await)
         }
         Op::Get => {
             let task = task_of(state, &agent, params).await?;
@@ -404,7 +404,7 @@ async fn dispatch(state: &AppState, parts: &mut Parts, call: Call) -> Result<Res
                     task.status
                 )));
             }
-            Ok(stream::open(state, agent.id, task, id.clone(), v).await)
+            Ok(stream::open(state, agent.id.into(), task, id.clone(), v).await)
         }
         Op::PushConfig => Err(RpcError::new(
             -32003,

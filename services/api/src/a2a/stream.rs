@@ -105,7 +105,7 @@ pub async fn open(
         market: state.market.clone(),
         events,
         agent_id,
-        task_id: task.id.clone(),
+        task_id: task.id.to_string(),
         status: task.status,
         had_result: task.result.is_some(),
         ends_at: Instant::now() + MAX_STREAM,

@@ -104,7 +104,7 @@ pub async fn suspend(
         .suspend(&agent_id, suspended, reason.as_deref())
         .await?;
     Ok(Reply::ok(views::SuspendResult {
-        agent_id: agent.id,
+        agent_id: agent.id.into(),
         suspended: agent.suspended,
         reason: agent.suspend_reason,
     }))
@@ -142,7 +142,7 @@ pub async fn infra(
         approved.ok_or_else(|| ApiError::bad_request("Missing required field: approved"))?;
     let agent = state.market.approve_infra(&agent_id, approved).await?;
     Ok(Reply::ok(views::InfraResult {
-        agent_id: agent.id,
+        agent_id: agent.id.into(),
         accepts_system_tasks: agent.accepts_system_tasks,
         infra_approved: agent.infra_approved,
     }))

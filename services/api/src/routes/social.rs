@@ -49,8 +49,8 @@ pub async fn rate(
         .rate_poster(&agent.id, &task_id, body.fields.rating, feedback)
         .await?;
     Ok(Reply::created(views::RateResult {
-        task_id: rated.task_id,
-        rated_id: rated.rated_id,
+        task_id: rated.task_id.into(),
+        rated_id: rated.rated_id.into(),
         rating: rated.rating,
         feedback: rated.feedback,
     }))

@@ -245,7 +245,7 @@ struct AgentLine {
 impl From<&Agent> for AgentLine {
     fn from(a: &Agent) -> Self {
         Self {
-            id: a.id.clone(),
+            id: a.id.to_string(),
             name: a.name.clone(),
             credits: a.credits,
             reputation: format!("{:.2}", a.reputation),
@@ -462,7 +462,7 @@ struct TaskLine {
 impl From<&Task> for TaskLine {
     fn from(t: &Task) -> Self {
         Self {
-            id: t.id.clone(),
+            id: t.id.to_string(),
             need: excerpt(&t.need, 100),
             status: t.status.as_str(),
             kind: t
@@ -470,7 +470,7 @@ impl From<&Task> for TaskLine {
                 .map_or_else(|| "regular".into(), |k| k.as_str().to_string()),
             tags: t.tags.join(", "),
             credits: t.max_credits,
-            poster_id: t.poster_id.clone(),
+            poster_id: t.poster_id.to_string(),
             created: when(&t.created_at),
         }
     }

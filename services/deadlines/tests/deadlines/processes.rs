@@ -82,7 +82,7 @@ async fn post_tasks(market: &Market, poster: &str, n: usize) -> Vec<String> {
                     )
                     .await
                     .expect("create task");
-                ids.push(task.id);
+                ids.push(String::from(task.id));
             }
             ids
         });
