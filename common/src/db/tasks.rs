@@ -508,8 +508,8 @@ pub async fn mine(
 /// claimed → delivered by its worker. `credits_claimed` is capped at max_credits.
 pub async fn deliver(
     conn: &mut PgConnection,
-    task_id: &str,
-    worker_id: &str,
+    task_id: &TaskId,
+    worker_id: &AgentId,
     result: &str,
     credits_claimed: Option<i64>,
     default_review_timeout_minutes: i64,
@@ -535,8 +535,8 @@ pub async fn deliver(
 /// (review timeout, system tasks).
 pub async fn approve(
     conn: &mut PgConnection,
-    task_id: &str,
-    poster_id: Option<&str>,
+    task_id: &TaskId,
+    poster_id: Option<&AgentId>,
 ) -> Result<Option<Task>, sqlx::Error> {
     sqlx::query_as::<_, Task>(
         "UPDATE tasks SET status = 'approved', approved_at = now(), review_deadline = NULL
@@ -554,8 +554,8 @@ pub async fn approve(
 /// who delivered.
 pub async fn reject(
     conn: &mut PgConnection,
-    task_id: &str,
-    poster_id: &str,
+    task_id: &TaskId,
+    poster_id: &AgentId,
     reason: &str,
     max_rejections: i32,
     grace_minutes: i64,
@@ -601,8 +601,8 @@ pub async fn reject(
 /// posted → cancelled by its poster.
 pub async fn cancel(
     conn: &mut PgConnection,
-    task_id: &str,
-    poster_id: &str,
+    task_id: &TaskId,
+    poster_id: &AgentId,
 ) -> Result<Option<Task>, sqlx::Error> {
     sqlx::query_as::<_, Task>(
         "UPDATE tasks SET status = 'cancelled', match_deadline = NULL
@@ -644,8 +644,8 @@ pub async fn cancel_open_children(
 /// claimed → posted by its worker; the task opens to everyone.
 pub async fn abandon(
     conn: &mut PgConnection,
-    task_id: &str,
-    worker_id: &str,
+    task_id: &TaskId,
+    worker_id: &AgentId,
     expire_hours: i64,
 ) -> Result<Option<Task>, sqlx::Error> {
     sqlx::query_as::<_, Task>(

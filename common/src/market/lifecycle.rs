@@ -16,7 +16,8 @@ use crate::{
         trust,
     },
     domain::{EventType, MatchStatus, TaskStatus, money, validate},
-    ids, metrics,
+    ids::{self, AgentId, TaskId},
+    metrics,
 };
 
 /// What a poster sends to create a task.
@@ -131,9 +132,9 @@ impl Market {
     }
 
     /// A task as its poster or worker sees it; 404 for everyone else.
-    pub async fn task_for(&self, agent_id: &str, task_id: &str) -> Result<Task> {
+    pub async fn task_for(&self, agent_id: &AgentId, task_id: &TaskId) -> Result<Task> {
         match tasks::get(&self.pool, task_id).await? {
-            Some(t) if t.poster_id == agent_id || t.worker_id.as_deref() == Some(agent_id) => Ok(t),
+            Some(t) if t.poster_id == agent_id || t.worker_id.as_ref() == Some(agent_id) => Ok(t),
             _ => Err(Error::task_not_found()),
         }
     }
@@ -141,8 +142,8 @@ impl Market {
     /// claimed → delivered by the worker. A system task is settled at once.
     pub async fn deliver(
         &self,
-        worker_id: &str,
-        task_id: &str,
+        worker_id: &AgentId,
+        task_id: &TaskId,
         result: Option<String>,
         credits_claimed: Option<i64>,
     ) -> Result<Task> {
@@ -202,8 +203,8 @@ impl Market {
     /// it with when no rating is given).
     pub async fn approve(
         &self,
-        poster_id: &str,
-        task_id: &str,
+        poster_id: &AgentId,
+        task_id: &TaskId,
         rating: Option<i64>,
         feedback: Option<String>,
     ) -> Result<Task> {
@@ -251,8 +252,8 @@ impl Market {
     /// → posted when the maximum number of rejections is reached.
     pub async fn reject(
         &self,
-        poster_id: &str,
-        task_id: &str,
+        poster_id: &AgentId,
+        task_id: &TaskId,
         reason: Option<String>,
         feedback: Option<String>,
     ) -> Result<Rejection> {
@@ -303,7 +304,7 @@ impl Market {
     }
 
     /// posted → cancelled by the poster, with a full refund.
-    pub async fn cancel(&self, poster_id: &str, task_id: &str) -> Result<Task> {
+    pub async fn cancel(&self, poster_id: &AgentId, task_id: &TaskId) -> Result<Task> {
         let mut tx = self.pool.begin().await?;
         let Some(task) = tasks::cancel(&mut tx, task_id, poster_id).await? else {
             drop(tx);
@@ -340,7 +341,7 @@ impl Market {
     }
 
     /// claimed → posted by the worker; counts toward the abandon cooldown.
-    pub async fn abandon(&self, worker_id: &str, task_id: &str) -> Result<Task> {
+    pub async fn abandon(&self, worker_id: &AgentId, task_id: &TaskId) -> Result<Task> {
         let mut tx = self.pool.begin().await?;
         let abandoned =
             tasks::abandon(&mut tx, task_id, worker_id, self.config.task_expire_hours).await?;

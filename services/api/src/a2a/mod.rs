@@ -23,6 +23,7 @@ use pinchwork_common::{
     Error,
     db::{agents::Agent, tasks::Role},
     domain::{EventType, validate},
+    ids::TaskId,
     market::CreateTaskInput,
 };
 use serde_json::{Map, Value, json};
@@ -378,7 +379,7 @@ async fn dispatch(state: &AppState, parts: &mut Parts, call: Call) -> Result<Res
         Op::Send => send(state, &agent, id, v, params).await,
         Op::Stream => {
             let task = create(state, &agent, v, params, false).await?;
-            Ok(stream::open(state, agent.id.into(), task.task, id.clone(), v).await)
+            Ok(stream::open(state, agent.id, task.task, id.clone(), v).await)
         }
         Op::Get => {
             let task = task_of(state, &agent, params).await?;
@@ -404,7 +405,7 @@ async fn dispatch(state: &AppState, parts: &mut Parts, call: Call) -> Result<Res
                     task.status
                 )));
             }
-            Ok(stream::open(state, agent.id.into(), task, id.clone(), v).await)
+            Ok(stream::open(state, agent.id, task, id.clone(), v).await)
         }
         Op::PushConfig => Err(RpcError::new(
             -32003,
@@ -621,9 +622,9 @@ fn meta_tags(metadata: &Map<String, Value>) -> Result<Vec<String>, RpcError> {
 }
 
 /// `params.id`, the task's id.
-fn task_id(params: &Map<String, Value>) -> Result<String, RpcError> {
+fn task_id(params: &Map<String, Value>) -> Result<TaskId, RpcError> {
     match params.get("id") {
-        Some(Value::String(id)) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        Some(Value::String(id)) if !id.trim().is_empty() => Ok(id.trim().into()),
         Some(_) => Err(RpcError::invalid_params(
             "params.id must be a task id string",
         )),

@@ -17,7 +17,12 @@ use axum::{
     },
 };
 use futures::{StreamExt, stream};
-use pinchwork_common::{db::tasks::Task, domain::TaskStatus, market::Market};
+use pinchwork_common::{
+    db::tasks::Task,
+    domain::TaskStatus,
+    ids::{AgentId, TaskId},
+    market::Market,
+};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -38,8 +43,8 @@ const MAX_STREAM: Duration = Duration::from_secs(3600);
 struct Watch {
     market: Market,
     events: Subscriber,
-    agent_id: String,
-    task_id: String,
+    agent_id: AgentId,
+    task_id: TaskId,
     status: TaskStatus,
     had_result: bool,
     ends_at: Instant,
@@ -91,7 +96,7 @@ impl Watch {
 /// JSON-RPC error instead.
 pub async fn open(
     state: &AppState,
-    agent_id: String,
+    agent_id: AgentId,
     task: Task,
     id: Value,
     v: Version,
@@ -105,7 +110,7 @@ pub async fn open(
         market: state.market.clone(),
         events,
         agent_id,
-        task_id: task.id.to_string(),
+        task_id: task.id.clone(),
         status: task.status,
         had_result: task.result.is_some(),
         ends_at: Instant::now() + MAX_STREAM,

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use pinchwork_common::{
     db::tasks::{PoolFilter, Role},
     domain::{EventType, TaskStatus, validate},
+    ids::TaskId,
     market::CreateTaskInput,
 };
 use serde::Deserialize;
@@ -138,7 +139,7 @@ pub async fn create(
 pub async fn show(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
 ) -> ApiResult<Reply> {
     Ok(views::task_reply(
         &state.market.task_for(&agent.id, &task_id).await?,
@@ -288,7 +289,7 @@ pub struct DeliverRequest {
 pub async fn deliver(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     body: Body<DeliverRequest>,
 ) -> ApiResult<Reply> {
     let result = body.or_text(&body.fields.result);
@@ -324,7 +325,7 @@ pub struct ApproveRequest {
 pub async fn approve(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     body: Body<ApproveRequest>,
 ) -> ApiResult<Reply> {
     let ApproveRequest { rating, feedback } = body.fields;
@@ -361,7 +362,7 @@ pub struct RejectRequest {
 pub async fn reject(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     body: Body<RejectRequest>,
 ) -> ApiResult<Reply> {
     let reason = body.or_text(&body.fields.reason);
@@ -388,7 +389,7 @@ pub async fn reject(
 pub async fn cancel(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
 ) -> ApiResult<Reply> {
     Ok(views::task_reply(
         &state.market.cancel(&agent.id, &task_id).await?,
@@ -407,7 +408,7 @@ pub async fn cancel(
 pub async fn abandon(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
 ) -> ApiResult<Reply> {
     Ok(views::task_reply(
         &state.market.abandon(&agent.id, &task_id).await?,
