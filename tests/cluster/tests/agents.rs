@@ -12,13 +12,9 @@ const ADMIN_KEY: &str = "admin-key-of-the-agent-protocol-tests";
 
 /// The virtual environment's python, created by `ops/pyenv` when missing.
 async fn python() -> PathBuf {
-    let out = Command::new(workspace_root().join("ops/pyenv"))
-        .stderr(Stdio::inherit())
-        .output()
+    tokio::task::spawn_blocking(pinchwork_testkit::python)
         .await
-        .expect("run ops/pyenv");
-    assert!(out.status.success(), "ops/pyenv failed");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        .expect("ops/pyenv")
 }
 
 async fn cluster() -> Cluster {

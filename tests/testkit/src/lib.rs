@@ -51,6 +51,19 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The python of the tests' virtual environment, with the pinned tools of
+/// `ops/requirements.txt` (the protocol SDKs, the OpenAPI validator), created
+/// by `ops/pyenv` when missing.
+pub fn python() -> std::path::PathBuf {
+    let pyenv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ops/pyenv");
+    let out = std::process::Command::new(&pyenv)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run ops/pyenv");
+    assert!(out.status.success(), "ops/pyenv failed");
+    String::from_utf8_lossy(&out.stdout).trim().into()
+}
+
 /// Polls `check` every 50 ms until it holds; panics after `limit`, naming `what`.
 pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
