@@ -227,7 +227,9 @@ async fn health() -> Json<Health> {
 /// 200 when they do; 503 with `{"error"}` and the state of each otherwise.
 #[utoipa::path(get, path = "/ready", tag = "meta",
     responses((status = 200, description = "Database and NATS reachable", body = Readiness),
-              (status = 503, description = "Database or NATS unreachable", body = Readiness)))]
+              (status = 503, description = "Database or NATS unreachable", body = Readiness),
+              (status = 404, description = "Asked through the load balancer, which keeps \
+               the operations routes to each instance's own port", body = Object)))]
 async fn ready(State(probes): State<Probes>) -> (StatusCode, Json<Readiness>) {
     let db_ok = db::ping(&probes.pool).await;
     let nats_ok = probes.nats.reachable().await;
@@ -257,7 +259,9 @@ async fn ready(State(probes): State<Probes>) -> (StatusCode, Json<Readiness>) {
 /// Prometheus metrics (text format)
 #[utoipa::path(get, path = "/metrics", tag = "meta",
     responses((status = 200, description = "Prometheus metrics (text format 0.0.4)",
-               content_type = "text/plain; version=0.0.4", body = String)))]
+               content_type = "text/plain; version=0.0.4", body = String),
+              (status = 404, description = "Asked through the load balancer, which keeps \
+               the operations routes to each instance's own port", body = Object)))]
 async fn render() -> Response {
     (
         [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],

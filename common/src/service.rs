@@ -217,7 +217,7 @@ pub async fn run(
     let app = std::mem::take(&mut started.router)
         .merge(metrics::routes(pool.clone(), probe))
         // Routes without a fallback of their own (the ops routes) answer a
-        // wrong method like the api does: a 400 `{"error"}`.
+        // wrong method like the api does: a 405 `{"error"}` with `Allow`.
         .method_not_allowed_fallback(method_not_allowed)
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -248,7 +248,11 @@ impl Component {
 }
 
 async fn method_not_allowed() -> axum::response::Response {
-    crate::http::json_error(&crate::Error::bad_request("Method not allowed"))
+    use axum::response::IntoResponse;
+    let body = crate::http::ErrorBody {
+        error: "Method not allowed".into(),
+    };
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }
 
 /// `PINCHWORK_LISTEN`, else the host with the only service's own default port

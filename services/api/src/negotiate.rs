@@ -198,6 +198,8 @@ fn parse_unchecked(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Payload> {
 fn json_object(text: &str) -> Result<Payload, String> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(fields)) => Ok(Payload { fields, text: None }),
+        // `null` is no body, as an empty one is.
+        Ok(Value::Null) => Ok(Payload::default()),
         Ok(_) => Err("Request body must be a JSON object".into()),
         Err(err) => Err(format!("Invalid JSON body: {err}")),
     }

@@ -6,7 +6,11 @@
 
 use utoipa::{
     IntoResponses, Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        Content, Object, RefOr, Response, Schema, Type,
+        path::Operation,
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
 };
 
 use crate::views::ErrorBody;
@@ -60,6 +64,75 @@ pub enum Unavailable {
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]
     ServiceUnavailable(ErrorBody),
+}
+
+/// The answer of every route to a request the request layer refuses before
+/// the handler runs (a NUL character in the path, query string or a header).
+#[derive(IntoResponses)]
+pub enum Refused {
+    #[response(
+        status = 400,
+        description = "Invalid request (e.g. a NUL character in the path, query string or a header)"
+    )]
+    BadRequest(ErrorBody),
+}
+
+/// Adds to one operation the answers that follow from what it is rather than
+/// from what its handler does, where the handler did not describe them more
+/// precisely itself: the request layer's 400, 401/403 for an agent's key,
+/// 401/403/501 for the admin key, 413 with a body, 429 when rate limited,
+/// 503 wherever the database is needed (authenticated or rate-limited
+/// routes). Then every JSON answer also documents its markdown form, which
+/// is what a client gets without `Accept: application/json` — except the
+/// successes of the routes with a fixed format (tag `meta`: guides and
+/// summaries) and the A2A endpoint (JSON-RPC, always JSON).
+pub fn complete(op: &mut Operation, limited: bool) {
+    let security = serde_json::to_string(&op.security).unwrap_or_default();
+    let mut common = Refused::responses();
+    if security.contains("\"bearer\"") {
+        common.extend(AgentAuth::responses());
+    }
+    if security.contains("\"admin\"") {
+        common.extend(AdminAuth::responses());
+    }
+    if op.request_body.is_some() {
+        common.extend(WithBody::responses());
+    }
+    if limited {
+        common.extend(Limited::responses());
+    }
+    if limited || op.security.is_some() {
+        common.extend(Unavailable::responses());
+    }
+    for (status, response) in common {
+        op.responses.responses.entry(status).or_insert(response);
+    }
+    let tagged = |tag: &str| op.tags.iter().flatten().any(|t| t == tag);
+    if tagged("a2a") {
+        return;
+    }
+    let fixed_success = tagged("meta");
+    for (status, response) in &mut op.responses.responses {
+        if fixed_success && status.starts_with('2') {
+            continue;
+        }
+        if let RefOr::T(response) = response {
+            add_markdown(response);
+        }
+    }
+}
+
+/// `text/markdown` beside `application/json`: the same fields as YAML front
+/// matter, the main text (need, result, message) as the body.
+fn add_markdown(response: &mut Response) {
+    if response.content.contains_key("application/json")
+        && !response.content.contains_key("text/markdown")
+    {
+        let text = Schema::Object(Object::with_type(Type::String));
+        response
+            .content
+            .insert("text/markdown".into(), RefOr::T(Content::new(Some(text))));
+    }
 }
 
 /// Adds the two bearer schemes: agent API keys and the admin key.
@@ -118,4 +191,69 @@ pub fn swagger_ui<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
     utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(config)
         .into()
+}
+
+/// Schemas of the lax list fields (`#[schema(schema_with = …)]`): a list,
+/// or the same as comma-separated text (parts trimmed, empty parts dropped).
+pub mod lists {
+    use utoipa::openapi::{
+        ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+        schema::{Object, SchemaType},
+    };
+
+    /// The characters Rust's `trim` removes (Unicode White_Space).
+    const SPACE: &str =
+        r"[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+    const TAG: &str = "[A-Za-z0-9][A-Za-z0-9_-]{0,49}";
+    const MAX: usize = pinchwork_common::domain::validate::MAX_TAGS;
+
+    /// Comma-separated text of at most 10 non-empty parts, each `part`
+    /// (which may be surrounded by spaces).
+    pub fn csv_pattern(part: &str) -> String {
+        let sep = format!(r"(?:,[{s},]*|$)", s = &SPACE[1..SPACE.len() - 1]);
+        format!(
+            r"^[{s},]*(?:{part}{SPACE}*{sep}){{0,{MAX}}}$",
+            s = &SPACE[1..SPACE.len() - 1]
+        )
+    }
+
+    fn list(item: ObjectBuilder, text_part: &str) -> Schema {
+        let array = ArrayBuilder::new()
+            .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+            .items(item)
+            .max_items(Some(MAX));
+        let text = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(csv_pattern(text_part)));
+        Schema::OneOf(OneOfBuilder::new().item(array).item(text).build())
+    }
+
+    /// A task's tags: up to 10 of 1–50 characters of `[A-Za-z0-9_-]`,
+    /// starting with a letter or digit.
+    pub fn task_tags() -> Schema {
+        let tag = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(format!("^{TAG}$")));
+        list(tag, TAG)
+    }
+
+    fn filter_part() -> String {
+        format!("[^,]*[^,{}][^,]*?", &SPACE[1..SPACE.len() - 1])
+    }
+
+    /// Tags to filter on: up to 10 (a tag no task has matches nothing).
+    pub fn filter_tags() -> Schema {
+        list(
+            ObjectBuilder::new().schema_type(Type::String),
+            &filter_part(),
+        )
+    }
+
+    /// Tags to filter on in a query string: comma-separated, up to 10.
+    pub fn filter_tags_text() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(csv_pattern(&filter_part())))
+            .build()
+    }
 }

@@ -333,7 +333,9 @@ fn envelope(parts: &Parts, body: &[u8]) -> Result<Call, (Value, RpcError)> {
 /// 0.3 names (`message/send`, …) without the header. Errors are JSON-RPC
 /// error objects; the streaming methods answer `text/event-stream`.
 #[utoipa::path(post, path = "/a2a", tag = "a2a",
-    request_body(content = Object, description = "A JSON-RPC 2.0 request", content_type = "application/json"),
+    request_body(content = Option<serde_json::Value>, content_type = "application/json",
+        description = "A JSON-RPC 2.0 request. Any body is answered with a JSON-RPC response: \
+        a malformed one (none, not JSON, not a call) with a JSON-RPC error (-32700, -32600)"),
     params(("A2A-Version" = Option<String>, Header, description = "1.0, or 0.3 (the default)")),
     responses((status = 200, description = "A JSON-RPC response (result or error), or an SSE stream of them", body = Object),
               (status = 401, description = "Missing or unknown key (JSON-RPC error -32000)", body = Object),
@@ -352,19 +354,31 @@ pub async fn rpc(State(state): State<AppState>, request: Request) -> Response {
             .into_response(&Value::Null);
         }
     };
-    let call = match envelope(&parts, &body) {
+    let call = envelope(&parts, &body);
+    // The key is checked first: without one, even a malformed call is a 401,
+    // answered with the call's id when it has one.
+    let agent = match CurrentAgent::from_request_parts(&mut parts, &state).await {
+        Ok(CurrentAgent(agent)) => agent,
+        Err(err) => {
+            let id = match &call {
+                Ok(call) => call.id.clone(),
+                Err((id, _)) => id.clone(),
+            };
+            return RpcError::from(err).into_response(&id);
+        }
+    };
+    let call = match call {
         Ok(call) => call,
         Err((id, err)) => return err.into_response(&id),
     };
     let id = call.id.clone();
-    match dispatch(&state, &mut parts, call).await {
+    match dispatch(&state, agent, call).await {
         Ok(response) => response,
         Err(err) => err.into_response(&id),
     }
 }
 
-async fn dispatch(state: &AppState, parts: &mut Parts, call: Call) -> Result<Response, RpcError> {
-    let CurrentAgent(agent) = CurrentAgent::from_request_parts(parts, state).await?;
+async fn dispatch(state: &AppState, agent: Agent, call: Call) -> Result<Response, RpcError> {
     let class = match call.op {
         Op::Send | Op::Stream => Some(Class::Create),
         Op::Get | Op::List | Op::Subscribe => Some(Class::Read),

@@ -25,8 +25,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// 1–100 (default depends on the route).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// ≥ 0.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub offset: Option<i64>,
 }
 

@@ -10,7 +10,6 @@ use crate::{
     extract::Admin,
     fields::{Body, lax},
     negotiate::Reply,
-    openapi::{AdminAuth, Limited, Unavailable, WithBody},
     views::{self, ErrorBody},
 };
 
@@ -24,14 +23,15 @@ fn required_agent_id(agent_id: Option<String>) -> ApiResult<String> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct GrantRequest {
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub agent_id: Option<String>,
-    /// Credits to add, ≥ 1.
+    /// Credits to add, 1–1,000,000,000.
     #[serde(default, deserialize_with = "lax::int")]
-    #[schema(required = true, value_type = i64)]
+    #[schema(required = true, value_type = i64, minimum = 1, maximum = 1_000_000_000)]
     pub amount: Option<i64>,
     /// The ledger reason (default `admin_grant`).
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(max_length = 5_000)]
     pub reason: Option<String>,
 }
 
@@ -40,8 +40,7 @@ pub struct GrantRequest {
     request_body = GrantRequest,
     responses((status = 200, description = "Credits granted", body = views::GrantResult),
               (status = 400, description = "Missing or invalid field", body = ErrorBody),
-              (status = 404, description = "Agent not found", body = ErrorBody),
-              AdminAuth, WithBody, Limited, Unavailable))]
+              (status = 404, description = "Agent not found", body = ErrorBody)))]
 pub async fn grant(
     State(state): State<AppState>,
     _: Admin,
@@ -69,13 +68,15 @@ pub async fn grant(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SuspendRequest {
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub agent_id: Option<String>,
     /// true suspends, false reinstates.
     #[serde(default, deserialize_with = "lax::flag")]
     #[schema(required = true, value_type = bool)]
     pub suspended: Option<bool>,
+    /// ≤ 5,000.
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(max_length = 5_000)]
     pub reason: Option<String>,
 }
 
@@ -84,8 +85,7 @@ pub struct SuspendRequest {
     request_body = SuspendRequest,
     responses((status = 200, description = "Suspension changed", body = views::SuspendResult),
               (status = 400, description = "Missing or invalid field", body = ErrorBody),
-              (status = 404, description = "Agent not found", body = ErrorBody),
-              AdminAuth, WithBody, Limited, Unavailable))]
+              (status = 404, description = "Agent not found", body = ErrorBody)))]
 pub async fn suspend(
     State(state): State<AppState>,
     _: Admin,
@@ -114,7 +114,7 @@ pub async fn suspend(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InfraRequest {
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub agent_id: Option<String>,
     /// true approves the agent for system tasks, false revokes it.
     #[serde(default, deserialize_with = "lax::flag")]
@@ -129,8 +129,7 @@ pub struct InfraRequest {
     request_body = InfraRequest,
     responses((status = 200, description = "Infra approval changed", body = views::InfraResult),
               (status = 400, description = "Missing or invalid field", body = ErrorBody),
-              (status = 404, description = "Agent not found", body = ErrorBody),
-              AdminAuth, WithBody, Limited, Unavailable))]
+              (status = 404, description = "Agent not found", body = ErrorBody)))]
 pub async fn infra(
     State(state): State<AppState>,
     _: Admin,

@@ -14,7 +14,6 @@ use crate::{
     extract::{CurrentAgent, Page, Query},
     fields::{Body, lax},
     negotiate::Reply,
-    openapi::{AgentAuth, Limited, Unavailable, WithBody},
     views::{self, ErrorBody},
 };
 
@@ -26,19 +25,27 @@ cannot be recovered. Send it as 'Authorization: Bearer <api_key>'. GET /skill.md
 pub struct RegisterRequest {
     /// Display name, 1–200 characters. A markdown body fills it.
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, max_length = 200, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub name: Option<String>,
     /// Free-text skills (≤ 2,000); drives matching and directory search.
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(max_length = 2_000)]
     pub good_at: Option<String>,
     /// Opt in to system tasks (matching, verification, capability extraction).
     #[serde(default, deserialize_with = "lax::flag")]
     pub accepts_system_tasks: Option<bool>,
-    /// HTTPS endpoint receiving event POSTs.
+    /// HTTPS endpoint receiving event POSTs, ≤ 2,000, empty for none. The
+    /// host is a public one: the schema asks for a domain name (the server
+    /// also takes a public IP address, and refuses local and internal names).
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(
+        max_length = 2_000,
+        pattern = "^\\s*(https://([A-Za-z0-9-]+\\.)+[A-Za-z]{2,}(:[0-9]{1,4})?([/?#][!-~]*)?\\s*)?$"
+    )]
     pub webhook_url: Option<String>,
     /// HMAC-SHA256 key signing webhook bodies (≤ 500).
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(max_length = 500)]
     pub webhook_secret: Option<String>,
 }
 
@@ -46,8 +53,7 @@ pub struct RegisterRequest {
 #[utoipa::path(post, path = "/v1/register", tag = "agents",
     request_body = RegisterRequest,
     responses((status = 201, description = "Registered", body = views::Registered),
-              (status = 400, description = "Invalid field", body = ErrorBody),
-              WithBody, Limited, Unavailable))]
+              (status = 400, description = "Invalid field", body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     body: Body<RegisterRequest>,
@@ -71,8 +77,7 @@ pub async fn register(
 
 /// Your profile and balance.
 #[utoipa::path(get, path = "/v1/me", tag = "me", security(("bearer" = [])),
-    responses((status = 200, description = "Your profile", body = views::Me),
-              AgentAuth, Unavailable))]
+    responses((status = 200, description = "Your profile", body = views::Me)))]
 pub async fn me(CurrentAgent(agent): CurrentAgent) -> Reply {
     Reply::ok(views::Me::from(&agent))
 }
@@ -82,25 +87,25 @@ pub async fn me(CurrentAgent(agent): CurrentAgent) -> Reply {
 pub struct UpdateMeRequest {
     /// Free-text skills (≤ 2,000). A markdown body fills it.
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(max_length = 2_000)]
     pub good_at: Option<String>,
     #[serde(default, deserialize_with = "lax::flag")]
     pub accepts_system_tasks: Option<bool>,
-    /// An empty string or null removes the webhook.
+    /// An HTTPS URL as at registration; an empty string or null removes the webhook.
     #[serde(default, deserialize_with = "lax::clearable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2_000, pattern = "^\\s*(https://([A-Za-z0-9-]+\\.)+[A-Za-z]{2,}(:[0-9]{1,4})?([/?#][!-~]*)?\\s*)?$")]
     pub webhook_url: Option<Option<String>>,
-    /// An empty string or null removes the secret.
+    /// ≤ 500; an empty string or null removes the secret.
     #[serde(default, deserialize_with = "lax::clearable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub webhook_secret: Option<Option<String>>,
 }
 
 /// Update good_at, infra opt-in, webhook.
 #[utoipa::path(patch, path = "/v1/me", tag = "me", security(("bearer" = [])),
-    request_body = UpdateMeRequest,
+    request_body = Option<UpdateMeRequest>,
     responses((status = 200, description = "Updated profile", body = views::Me),
-              (status = 400, description = "Invalid field", body = ErrorBody),
-              AgentAuth, WithBody, Limited, Unavailable))]
+              (status = 400, description = "Invalid field", body = ErrorBody)))]
 pub async fn update_me(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -122,8 +127,10 @@ pub async fn update_me(
 #[into_params(parameter_in = Query)]
 pub struct CreditsQuery {
     /// 1–100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// ≥ 0.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     offset: Option<i64>,
 }
 
@@ -131,8 +138,7 @@ pub struct CreditsQuery {
 #[utoipa::path(get, path = "/v1/me/credits", tag = "me", security(("bearer" = [])),
     params(CreditsQuery),
     responses((status = 200, description = "Balance and ledger", body = views::Credits),
-              (status = 400, description = "Bad paging", body = ErrorBody),
-              AgentAuth, Limited, Unavailable))]
+              (status = 400, description = "Bad paging", body = ErrorBody)))]
 pub async fn credits(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,

@@ -18,7 +18,6 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{Page, Query},
     negotiate::Reply,
-    openapi::{Limited, Unavailable},
     views::{self, ErrorBody},
 };
 
@@ -26,17 +25,22 @@ use crate::{
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// Substring of good_at or name.
+    /// Substring of good_at or name (≤ 500).
+    #[param(max_length = 500)]
     search: Option<String>,
-    /// Comma-separated; all required.
+    /// Comma-separated, at most 10; all required.
+    #[param(schema_with = crate::openapi::lists::filter_tags_text)]
     tags: Option<String>,
     /// Minimum reputation.
     min_reputation: Option<f64>,
     /// reputation (default) or tasks_completed.
+    #[param(pattern = "^(reputation|tasks_completed)?$")]
     sort_by: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// ≥ 0.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     offset: Option<i64>,
 }
 
@@ -85,8 +89,7 @@ impl SearchQuery {
 #[utoipa::path(get, path = "/v1/agents", tag = "agents",
     params(SearchQuery),
     responses((status = 200, description = "Matching public profiles", body = views::AgentList),
-              (status = 400, description = "Bad query", body = ErrorBody),
-              Limited, Unavailable))]
+              (status = 400, description = "Bad query", body = ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
@@ -108,8 +111,7 @@ pub async fn search(
 #[utoipa::path(get, path = "/v1/agents/{agent_id}", tag = "agents",
     params(("agent_id" = String, Path, description = "Agent id (ag-…)")),
     responses((status = 200, description = "Public profile", body = views::AgentProfile),
-              (status = 404, description = "Agent not found", body = ErrorBody),
-              Limited, Unavailable))]
+              (status = 404, description = "Agent not found", body = ErrorBody)))]
 pub async fn profile(
     State(state): State<AppState>,
     Path(agent_id): Path<String>,

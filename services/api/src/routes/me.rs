@@ -3,19 +3,11 @@
 use axum::extract::State;
 use pinchwork_common::db::{stats, trust};
 
-use crate::{
-    AppState,
-    error::ApiResult,
-    extract::CurrentAgent,
-    negotiate::Reply,
-    openapi::{AgentAuth, Limited, Unavailable},
-    views,
-};
+use crate::{AppState, error::ApiResult, extract::CurrentAgent, negotiate::Reply, views};
 
 /// Earnings and approval statistics.
 #[utoipa::path(get, path = "/v1/me/stats", tag = "me", security(("bearer" = [])),
-    responses((status = 200, description = "Earnings dashboard", body = views::Stats),
-              AgentAuth, Limited, Unavailable))]
+    responses((status = 200, description = "Earnings dashboard", body = views::Stats)))]
 pub async fn stats(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -39,8 +31,7 @@ pub async fn stats(
 ///
 /// Only your own view, as truster.
 #[utoipa::path(get, path = "/v1/me/trust", tag = "me", security(("bearer" = [])),
-    responses((status = 200, description = "Your private trust scores", body = views::TrustList),
-              AgentAuth, Limited, Unavailable))]
+    responses((status = 200, description = "Your private trust scores", body = views::TrustList)))]
 pub async fn trust(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,

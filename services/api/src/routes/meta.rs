@@ -155,17 +155,20 @@ pub async fn capabilities() -> Json<&'static Capabilities> {
     Json(&CAPABILITIES)
 }
 
-/// One event, as sent over SSE (`data:`) and webhooks.
+/// One message of the event stream: `event:` the event type, `id:` its
+/// position (send it back as `Last-Event-ID` to resume), `data:` a JSON
+/// object with `type`, `task_id`, `event_id`, `timestamp` and the event's
+/// own fields. Comments (`: keepalive`) carry no event.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Event {
     /// task_delivered, task_approved, task_rejected, task_cancelled,
     /// task_expired, deadline_expired, rejection_grace_expired,
     /// claim_timeout_expired, task_question, question_answered or task_message.
     pub event: String,
-    pub task_id: String,
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-    pub timestamp: String,
+    pub id: String,
+    /// The event as a JSON object.
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
 }
 
 /// Server-sent events stream (resumable with Last-Event-ID).

@@ -98,12 +98,25 @@ fn table() -> Vec<(UtoipaMethodRouter<AppState>, Option<Class>)> {
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
         let mut doc = ApiDoc::openapi();
-        for (route, _) in table() {
-            doc.merge(
-                OpenApiRouter::<AppState>::new()
-                    .routes(route)
-                    .into_openapi(),
-            );
+        for (route, class) in table() {
+            let mut part = OpenApiRouter::<AppState>::new()
+                .routes(route)
+                .into_openapi();
+            for item in part.paths.paths.values_mut() {
+                for op in [
+                    &mut item.get,
+                    &mut item.put,
+                    &mut item.post,
+                    &mut item.delete,
+                    &mut item.patch,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    crate::openapi::complete(op, class.is_some());
+                }
+            }
+            doc.merge(part);
         }
         doc.merge(metrics::ops_openapi());
         doc.merge(meta::Relayed::openapi());
@@ -164,6 +177,13 @@ async fn not_found() -> ApiError {
     ApiError(Error::not_found("Not found"))
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError(Error::BadRequest("Method not allowed".into()))
+/// A method the path does not serve: 405, with the `Allow` header the router
+/// adds (the methods the path does serve).
+async fn method_not_allowed() -> negotiate::Reply {
+    negotiate::Reply::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        crate::views::ErrorBody {
+            error: "Method not allowed".into(),
+        },
+    )
 }

@@ -16,7 +16,6 @@ use crate::{
     extract::{CurrentAgent, Query},
     fields::{Body, lax},
     negotiate::Reply,
-    openapi::{AgentAuth, Limited, Unavailable, WithBody},
     views::{self, ErrorBody},
 };
 
@@ -35,8 +34,7 @@ fn picked_reply(task: &ListedTask) -> Reply {
     params(PoolQuery),
     responses((status = 200, description = "The task you claimed", body = views::PickedTask),
               (status = 204, description = "Nothing to pick up"),
-              (status = 400, description = "Bad filter", body = ErrorBody),
-              AgentAuth, Limited, Unavailable))]
+              (status = 400, description = "Bad filter", body = ErrorBody)))]
 pub async fn next(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -54,23 +52,24 @@ pub async fn next(
 pub struct BatchPickupRequest {
     /// How many tasks to claim, 1–10 (default 5).
     #[serde(default, deserialize_with = "lax::int")]
+    #[schema(minimum = 1, maximum = 10)]
     pub count: Option<i64>,
     /// Tags every task must have (a list or comma-separated text).
     #[serde(default, deserialize_with = "lax::strings")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = crate::openapi::lists::filter_tags)]
     pub tags: Vec<String>,
     /// Substring of need or context.
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(max_length = 500)]
     pub search: Option<String>,
 }
 
 /// Claim up to 10 tasks at once.
 #[utoipa::path(post, path = "/v1/tasks/pickup/batch", tag = "pickup", security(("bearer" = [])),
     params(PoolQuery),
-    request_body = BatchPickupRequest,
+    request_body = Option<BatchPickupRequest>,
     responses((status = 200, description = "The tasks you claimed (possibly none)", body = views::PickedList),
-              (status = 400, description = "Bad count or filter", body = ErrorBody),
-              AgentAuth, WithBody, Limited, Unavailable))]
+              (status = 400, description = "Bad count or filter", body = ErrorBody)))]
 pub async fn batch(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -82,10 +81,14 @@ pub async fn batch(
         mut tags,
         search,
     } = body.fields;
+    // The query's filters are checked even where the body's replace them.
+    let from_query = q.filter()?;
     if tags.is_empty() {
-        tags = pinchwork_common::domain::validate::split_csv(q.tags.as_deref());
+        tags = from_query.tags;
     }
-    let search = search.or(q.search);
+    let search = search
+        .filter(|s| !s.trim().is_empty())
+        .or(from_query.search);
     let tasks = state
         .market
         .pickup_batch(
@@ -106,8 +109,7 @@ pub async fn batch(
     responses((status = 200, description = "Claimed", body = views::PickedTask),
               (status = 404, description = "Task not found", body = ErrorBody),
               (status = 409, description = "Not available to you", body = ErrorBody),
-              (status = 429, description = "Abandon cooldown", body = ErrorBody),
-              AgentAuth, Limited, Unavailable))]
+              (status = 429, description = "Abandon cooldown", body = ErrorBody)))]
 pub async fn specific(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,

@@ -10,7 +10,6 @@ use crate::{
     extract::CurrentAgent,
     fields::{Body, lax},
     negotiate::Reply,
-    openapi::{AgentAuth, Limited, Unavailable, WithBody},
     views::{self, ErrorBody},
 };
 
@@ -19,10 +18,11 @@ use crate::{
 pub struct RateRequest {
     /// Your rating of the poster, 1–5.
     #[serde(default, deserialize_with = "lax::int")]
-    #[schema(required = true, value_type = i64)]
+    #[schema(required = true, value_type = i64, minimum = 1, maximum = 5)]
     pub rating: Option<i64>,
     /// ≤ 5,000. A markdown body fills it.
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(max_length = 5_000)]
     pub feedback: Option<String>,
 }
 
@@ -32,11 +32,9 @@ pub struct RateRequest {
     request_body = RateRequest,
     responses((status = 201, description = "Rating stored", body = views::RateResult),
               (status = 400, description = "Rating missing or outside 1–5", body = ErrorBody),
-              AgentAuth,
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
-              (status = 409, description = "Task not approved, or already rated", body = ErrorBody),
-              WithBody, Limited, Unavailable))]
+              (status = 409, description = "Task not approved, or already rated", body = ErrorBody)))]
 pub async fn rate(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -61,7 +59,7 @@ pub async fn rate(
 pub struct ReportRequest {
     /// Why the task is a problem, ≤ 5,000. A markdown body fills it.
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, max_length = 5_000, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub reason: Option<String>,
 }
 
@@ -72,8 +70,7 @@ pub struct ReportRequest {
     responses((status = 201, description = "Report filed", body = views::ReportResult),
               (status = 400, description = "Missing reason", body = ErrorBody),
               (status = 404, description = "Task not found or not visible to you", body = ErrorBody),
-              (status = 409, description = "You already filed this report (same reason)", body = ErrorBody),
-              AgentAuth, WithBody, Limited, Unavailable))]
+              (status = 409, description = "You already filed this report (same reason)", body = ErrorBody)))]
 pub async fn report(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -97,8 +94,7 @@ pub async fn report(
 #[utoipa::path(get, path = "/v1/tasks/{task_id}/questions", tag = "questions", security(("bearer" = [])),
     params(("task_id" = String, Path, description = "Task id")),
     responses((status = 200, description = "Questions and answers", body = views::QuestionList),
-              (status = 404, description = "Task not found", body = ErrorBody),
-              AgentAuth, Limited, Unavailable))]
+              (status = 404, description = "Task not found", body = ErrorBody)))]
 pub async fn questions(
     State(state): State<AppState>,
     CurrentAgent(_agent): CurrentAgent,
@@ -116,7 +112,7 @@ pub async fn questions(
 pub struct QuestionRequest {
     /// 1–1,000 characters. A markdown body fills it.
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, max_length = 1_000, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub question: Option<String>,
 }
 
@@ -128,8 +124,7 @@ pub struct QuestionRequest {
               (status = 400, description = "Missing or too long", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
               (status = 409, description = "Own task, or task not posted", body = ErrorBody),
-              (status = 429, description = "Max 5 unanswered questions per task", body = ErrorBody),
-              AgentAuth, WithBody, Limited, Unavailable))]
+              (status = 429, description = "Max 5 unanswered questions per task", body = ErrorBody)))]
 pub async fn ask(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -149,7 +144,7 @@ pub async fn ask(
 pub struct AnswerRequest {
     /// 1–5,000 characters. A markdown body fills it.
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, max_length = 5_000, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub answer: Option<String>,
 }
 
@@ -161,11 +156,9 @@ pub struct AnswerRequest {
     request_body = AnswerRequest,
     responses((status = 200, description = "Answered", body = views::Question),
               (status = 400, description = "Missing or too long", body = ErrorBody),
-              AgentAuth,
               (status = 403, description = "Agent suspended, or not the poster", body = ErrorBody),
               (status = 404, description = "Task or question not found", body = ErrorBody),
-              (status = 409, description = "Question already answered", body = ErrorBody),
-              WithBody, Limited, Unavailable))]
+              (status = 409, description = "Question already answered", body = ErrorBody)))]
 pub async fn answer(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -186,10 +179,8 @@ pub async fn answer(
 #[utoipa::path(get, path = "/v1/tasks/{task_id}/messages", tag = "messages", security(("bearer" = [])),
     params(("task_id" = String, Path, description = "Task id")),
     responses((status = 200, description = "The thread", body = views::MessageList),
-              AgentAuth,
               (status = 403, description = "Agent suspended, or not the poster or worker", body = ErrorBody),
-              (status = 404, description = "Task not found", body = ErrorBody),
-              Limited, Unavailable))]
+              (status = 404, description = "Task not found", body = ErrorBody)))]
 pub async fn messages(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -207,7 +198,7 @@ pub async fn messages(
 pub struct MessageRequest {
     /// 1–5,000 characters. A markdown body fills it.
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, max_length = 5_000, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub message: Option<String>,
 }
 
@@ -217,11 +208,9 @@ pub struct MessageRequest {
     request_body = MessageRequest,
     responses((status = 201, description = "Sent", body = views::Message),
               (status = 400, description = "Missing or too long", body = ErrorBody),
-              AgentAuth,
               (status = 403, description = "Agent suspended, or not the poster or worker", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
-              (status = 409, description = "Task not claimed or delivered", body = ErrorBody),
-              WithBody, Limited, Unavailable))]
+              (status = 409, description = "Task not claimed or delivered", body = ErrorBody)))]
 pub async fn send_message(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,

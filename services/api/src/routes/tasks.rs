@@ -16,7 +16,6 @@ use crate::{
     extract::{CurrentAgent, Page, Query},
     fields::{Body, lax},
     negotiate::Reply,
-    openapi::{AgentAuth, Limited, Unavailable, WithBody},
     views::{self, ErrorBody},
 };
 
@@ -28,29 +27,36 @@ const MAX_WAIT_SECONDS: i64 = 300;
 pub struct CreateTaskRequest {
     /// What you need done (≤ 50,000). A markdown body fills it.
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, max_length = 50_000, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub need: Option<String>,
     /// Background for the worker (≤ 100,000).
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(max_length = 100_000)]
     pub context: Option<String>,
     /// Budget held in escrow, 1–100,000 (default 50).
     #[serde(default, deserialize_with = "lax::int")]
+    #[schema(minimum = 1, maximum = 100_000)]
     pub max_credits: Option<i64>,
     /// Up to 10 tags of `[A-Za-z0-9_-]`, ≤ 50 characters each (a list or comma-separated text).
     #[serde(default, deserialize_with = "lax::strings")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = crate::openapi::lists::task_tags)]
     pub tags: Vec<String>,
     /// Expire the task this many minutes from now (1–525,600).
     #[serde(default, deserialize_with = "lax::int")]
+    #[schema(minimum = 1, maximum = 525_600)]
     pub deadline_minutes: Option<i64>,
-    /// Minutes before a delivery is auto-approved.
+    /// Minutes before a delivery is auto-approved (1–1,440).
     #[serde(default, deserialize_with = "lax::int")]
+    #[schema(minimum = 1, maximum = 1440)]
     pub review_timeout_minutes: Option<i64>,
-    /// Minutes a worker may hold a claim.
+    /// Minutes a worker may hold a claim (1–1,440).
     #[serde(default, deserialize_with = "lax::int")]
+    #[schema(minimum = 1, maximum = 1440)]
     pub claim_timeout_minutes: Option<i64>,
-    /// Block up to this many seconds (≤ 300) for the result.
+    /// Block up to this many seconds (1–300, at most the server's
+    /// configured longest wait) for the result.
     #[serde(default, deserialize_with = "lax::int")]
+    #[schema(minimum = 1, maximum = 300)]
     pub wait: Option<i64>,
     /// Keep the task away from infra agents: no match or verification
     /// system task ever shows it (the built-in matcher routes it).
@@ -65,8 +71,7 @@ pub struct CreateTaskRequest {
     responses((status = 201, description = "Posted", body = views::TaskCreated),
               (status = 200, description = "Delivered within `wait`", body = views::Task),
               (status = 400, description = "Invalid field", body = ErrorBody),
-              (status = 402, description = "Not enough credits for the escrow", body = ErrorBody),
-              AgentAuth, WithBody, Limited, Unavailable))]
+              (status = 402, description = "Not enough credits for the escrow", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -94,13 +99,13 @@ pub async fn create(
         claim_timeout_minutes,
         private: private.unwrap_or(false),
     };
+    // Up to 300 s may be asked; the server waits at most its configured
+    // longest wait, and answers 201 when no delivery came by then.
     let wait = match wait {
-        Some(wait) => Some(validate::int_range(
-            "wait",
-            wait,
-            1,
-            MAX_WAIT_SECONDS.min(state.market.config.max_wait_seconds),
-        )?),
+        Some(wait) => Some(
+            validate::int_range("wait", wait, 1, MAX_WAIT_SECONDS)?
+                .min(state.market.config.max_wait_seconds.max(1)),
+        ),
         None => None,
     };
     // Subscribe before the task exists, so no delivery can slip past the wait.
@@ -134,8 +139,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
     params(("task_id" = String, Path, description = "Task id (tk-…)")),
     responses((status = 200, description = "The task", body = views::Task),
-              (status = 404, description = "Task not found (or not yours)", body = ErrorBody),
-              AgentAuth, Limited, Unavailable))]
+              (status = 404, description = "Task not found (or not yours)", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -146,18 +150,16 @@ pub async fn show(
     ))
 }
 
-/// Query of the browse and pickup routes.
+/// The filters of the browse and pickup routes.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PoolQuery {
-    /// Substring of need or context.
+    /// Substring of need or context (≤ 500).
+    #[param(max_length = 500)]
     pub search: Option<String>,
-    /// Comma-separated; all required.
+    /// Comma-separated, at most 10; all required.
+    #[param(schema_with = crate::openapi::lists::filter_tags_text)]
     pub tags: Option<String>,
-    /// 1–100, default 20 (browsing only).
-    pub limit: Option<i64>,
-    /// ≥ 0 (browsing only).
-    pub offset: Option<i64>,
 }
 
 impl PoolQuery {
@@ -186,20 +188,16 @@ pub fn pool_filter(tags: Vec<String>, search: Option<String>) -> Result<PoolFilt
 
 /// Browse tasks you can pick up (search, tags, limit, offset).
 #[utoipa::path(get, path = "/v1/tasks/available", tag = "tasks", security(("bearer" = [])),
-    params(PoolQuery),
+    params(PoolQuery, Page),
     responses((status = 200, description = "Open tasks you could pick up", body = views::AvailableList),
-              (status = 400, description = "Bad paging or filter", body = ErrorBody),
-              AgentAuth, Limited, Unavailable))]
+              (status = 400, description = "Bad paging or filter", body = ErrorBody)))]
 pub async fn available(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Query(q): Query<PoolQuery>,
+    Query(page): Query<Page>,
 ) -> ApiResult<Reply> {
-    let (limit, offset) = Page {
-        limit: q.limit,
-        offset: q.offset,
-    }
-    .resolve(20)?;
+    let (limit, offset) = page.resolve(20)?;
     let (tasks, total) = state
         .market
         .available(&agent, &q.filter()?, limit, offset)
@@ -215,12 +213,16 @@ pub async fn available(
 #[into_params(parameter_in = Query)]
 pub struct MineQuery {
     /// poster or worker (default both).
+    #[param(pattern = "^(poster|worker)?$")]
     role: Option<String>,
     /// posted, claimed, delivered, approved, expired or cancelled.
+    #[param(pattern = "^(posted|claimed|delivered|approved|expired|cancelled)?$")]
     status: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// ≥ 0.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     offset: Option<i64>,
 }
 
@@ -228,8 +230,7 @@ pub struct MineQuery {
 #[utoipa::path(get, path = "/v1/tasks/mine", tag = "tasks", security(("bearer" = [])),
     params(MineQuery),
     responses((status = 200, description = "Your tasks, newest first", body = views::TaskList),
-              (status = 400, description = "Bad query", body = ErrorBody),
-              AgentAuth, Limited, Unavailable))]
+              (status = 400, description = "Bad query", body = ErrorBody)))]
 pub async fn mine(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -268,10 +269,11 @@ pub async fn mine(
 pub struct DeliverRequest {
     /// The work (≤ 500,000). A markdown body fills it.
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, max_length = 500_000, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub result: Option<String>,
-    /// Credits to charge, 1..max_credits (default max_credits).
+    /// Credits to charge, ≥ 1, capped at max_credits (default max_credits).
     #[serde(default, deserialize_with = "lax::int")]
+    #[schema(minimum = 1)]
     pub credits_claimed: Option<i64>,
 }
 
@@ -281,11 +283,9 @@ pub struct DeliverRequest {
     request_body = DeliverRequest,
     responses((status = 200, description = "Delivered", body = views::Task),
               (status = 400, description = "Missing result or bad credits_claimed", body = ErrorBody),
-              AgentAuth,
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
-              (status = 409, description = "Task is not claimed", body = ErrorBody),
-              WithBody, Limited, Unavailable))]
+              (status = 409, description = "Task is not claimed", body = ErrorBody)))]
 pub async fn deliver(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -305,23 +305,23 @@ pub async fn deliver(
 pub struct ApproveRequest {
     /// Your rating of the worker, 1–5.
     #[serde(default, deserialize_with = "lax::int")]
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: Option<i64>,
     /// ≤ 5,000; stored with the rating (ignored without one).
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(max_length = 5_000)]
     pub feedback: Option<String>,
 }
 
 /// Accept a delivery and pay; optional rating 1-5.
 #[utoipa::path(post, path = "/v1/tasks/{task_id}/approve", tag = "tasks", security(("bearer" = [])),
     params(("task_id" = String, Path, description = "Task id")),
-    request_body = ApproveRequest,
+    request_body = Option<ApproveRequest>,
     responses((status = 200, description = "Approved and paid", body = views::Task),
               (status = 400, description = "Rating outside 1–5", body = ErrorBody),
-              AgentAuth,
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
-              (status = 409, description = "Task is not delivered", body = ErrorBody),
-              WithBody, Limited, Unavailable))]
+              (status = 409, description = "Task is not delivered", body = ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -341,10 +341,11 @@ pub async fn approve(
 pub struct RejectRequest {
     /// Required, ≤ 5,000. A markdown body fills it.
     #[serde(default, deserialize_with = "lax::text")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, max_length = 5_000, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub reason: Option<String>,
     /// ≤ 5,000.
     #[serde(default, deserialize_with = "lax::text")]
+    #[schema(max_length = 5_000)]
     pub feedback: Option<String>,
 }
 
@@ -354,11 +355,9 @@ pub struct RejectRequest {
     request_body = RejectRequest,
     responses((status = 200, description = "Rejected; the worker keeps a grace period", body = views::Task),
               (status = 400, description = "Missing reason", body = ErrorBody),
-              AgentAuth,
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
-              (status = 409, description = "Task is not delivered", body = ErrorBody),
-              WithBody, Limited, Unavailable))]
+              (status = 409, description = "Task is not delivered", body = ErrorBody)))]
 pub async fn reject(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -381,11 +380,9 @@ pub async fn reject(
 #[utoipa::path(post, path = "/v1/tasks/{task_id}/cancel", tag = "tasks", security(("bearer" = [])),
     params(("task_id" = String, Path, description = "Task id")),
     responses((status = 200, description = "Cancelled and refunded", body = views::Task),
-              AgentAuth,
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
-              (status = 409, description = "Only posted tasks can be cancelled", body = ErrorBody),
-              Limited, Unavailable))]
+              (status = 409, description = "Only posted tasks can be cancelled", body = ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
@@ -400,11 +397,9 @@ pub async fn cancel(
 #[utoipa::path(post, path = "/v1/tasks/{task_id}/abandon", tag = "tasks", security(("bearer" = [])),
     params(("task_id" = String, Path, description = "Task id")),
     responses((status = 200, description = "Given back to the pool", body = views::Task),
-              AgentAuth,
               (status = 403, description = "Agent suspended, or not your task", body = ErrorBody),
               (status = 404, description = "Task not found", body = ErrorBody),
-              (status = 409, description = "Task is not claimed", body = ErrorBody),
-              Limited, Unavailable))]
+              (status = 409, description = "Task is not claimed", body = ErrorBody)))]
 pub async fn abandon(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,

@@ -8,7 +8,6 @@ use crate::{
     error::ApiResult,
     extract::{CurrentAgent, Page, Query},
     negotiate::Reply,
-    openapi::{AgentAuth, Limited, Unavailable},
     views::{self, ErrorBody},
 };
 
@@ -18,8 +17,7 @@ use crate::{
 #[utoipa::path(get, path = "/v1/me/webhooks/deliveries", tag = "me", security(("bearer" = [])),
     params(Page),
     responses((status = 200, description = "Recent deliveries", body = views::WebhookDeliveryList),
-              (status = 400, description = "Bad paging", body = ErrorBody),
-              AgentAuth, Limited, Unavailable))]
+              (status = 400, description = "Bad paging", body = ErrorBody)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
