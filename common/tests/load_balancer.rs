@@ -14,13 +14,27 @@ fn configs() -> [(&'static str, &'static str); 2] {
     ]
 }
 
+/// The `location` block that starts with `start`, nested blocks included.
+fn location<'a>(name: &str, conf: &'a str, start: &str) -> &'a str {
+    let from = conf
+        .find(start)
+        .unwrap_or_else(|| panic!("{name}: no `{start}`"));
+    let mut depth = 0;
+    for (at, c) in conf[from..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 1 => return &conf[from..=from + at],
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    panic!("{name}: `{start}` has no end")
+}
+
 #[test]
 fn metrics_and_readiness_are_not_served_through_the_load_balancer() {
     for (name, conf) in configs() {
-        let ops = conf
-            .find("location ~ ^/(metrics|ready)")
-            .unwrap_or_else(|| panic!("{name}: no location for the ops routes"));
-        let block = &conf[ops..conf[ops..].find('}').map_or(conf.len(), |end| ops + end)];
+        let block = location(name, conf, "location ~ ^/(metrics|ready)");
         assert!(block.contains("return 404"), "{name}: {block}");
     }
 }
@@ -32,8 +46,7 @@ fn open_event_streams_are_capped_per_client_address() {
             conf.contains("limit_conn_zone"),
             "{name}: no limit_conn_zone"
         );
-        let events = conf.find("location /v1/events").expect("events location");
-        let block = &conf[events..events + conf[events..].find('}').expect("block end")];
+        let block = location(name, conf, "location /v1/events");
         assert!(block.contains("limit_conn streams"), "{name}: {block}");
     }
 }
