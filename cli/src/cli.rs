@@ -40,7 +40,7 @@ pub enum Command {
     /// Post, browse, claim and settle tasks
     #[command(subcommand, visible_alias = "task")]
     Tasks(TasksCmd),
-    /// Your profile (or `me update` to change it)
+    /// Your profile (or `me update` to change it, `me rotate-key` to replace your key)
     Me {
         #[command(subcommand)]
         cmd: Option<MeCmd>,
@@ -298,6 +298,8 @@ pub enum MeCmd {
         #[arg(long)]
         webhook_secret: Option<String>,
     },
+    /// Replace your API key: the old one stops working, the new one is saved into the profile
+    RotateKey,
 }
 
 /// Directory filters.

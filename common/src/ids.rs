@@ -162,6 +162,13 @@ pub fn hash_api_key(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
 }
 
+/// A short public name of an API key: the first 8 bytes of its digest, in
+/// hex. It names the key a `key_rotated` event retired (so the SSE relays can
+/// close the streams opened with it) without revealing anything about it.
+pub fn key_fingerprint(key_hash: &[u8]) -> String {
+    hex::encode(&key_hash[..key_hash.len().min(8)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,6 +88,47 @@ pub async fn register(mut ctx: Ctx, args: RegisterArgs) -> Result<(), CliError> 
     })
 }
 
+/// `me rotate-key`: replaces the key and saves the new one into the
+/// profile. Refused before anything changes when the key in use came from
+/// `--api-key` or the environment while the profile holds another key (saving
+/// would lose that one). Never retried: a retry would carry the retired key.
+pub async fn rotate_key(mut ctx: Ctx) -> Result<(), CliError> {
+    let key = ctx.api.key()?.to_string();
+    let mut profile = ctx.creds.profile(&ctx.profile).cloned().unwrap_or_default();
+    if profile.api_key.as_deref().is_some_and(|saved| saved != key) {
+        return Err(CliError::Usage(format!(
+            "the key in use is not the one profile '{}' holds, and saving the new key there \
+             would lose that one; use --profile NAME with a profile that holds this key or none",
+            ctx.profile
+        )));
+    }
+    let reply = ctx
+        .api
+        .call(Method::POST, "/v1/me/key/rotate", &[], None, Some(&key))
+        .await?;
+    let Some(new_key) = reply.body.get("api_key").and_then(Value::as_str) else {
+        return Err(CliError::Api {
+            status: reply.status.as_u16(),
+            message: "the rotation response holds no api_key".into(),
+        });
+    };
+    profile.api_key = Some(new_key.to_string());
+    profile.agent_id = reply.body["agent_id"].as_str().map(str::to_string);
+    if profile.url.is_none() && ctx.url != DEFAULT_URL {
+        profile.url = Some(ctx.url.clone());
+    }
+    ctx.creds.set_profile(&ctx.profile, profile);
+    config::save(&ctx.creds_path, &ctx.creds)?;
+    ctx.show(&reply.body, |b| {
+        format!(
+            "Key of {} replaced; the old key no longer works.\nNew API key saved to {} (profile '{}'); it cannot be recovered.",
+            text(&b["agent_id"]),
+            ctx.creds_path.display(),
+            ctx.profile
+        )
+    })
+}
+
 /// `me` and `me update`.
 pub async fn me(ctx: &Ctx, cmd: Option<MeCmd>) -> Result<(), CliError> {
     let Some(MeCmd::Update {
@@ -97,6 +138,7 @@ pub async fn me(ctx: &Ctx, cmd: Option<MeCmd>) -> Result<(), CliError> {
         webhook_secret,
     }) = cmd
     else {
+        // `rotate-key` is dispatched before `me` (it needs the context whole).
         let reply = ctx.api.get("/v1/me", &[]).await?;
         return ctx.show(&reply.body, |b| fields(b, &ME_FIELDS));
     };

@@ -13,7 +13,7 @@ use std::{path::PathBuf, time::Duration};
 use serde_json::Value;
 
 use crate::{
-    cli::{Cli, Command, TasksCmd},
+    cli::{Cli, Command, MeCmd, TasksCmd},
     client::Api,
     config::{self, Credentials, DEFAULT_URL},
     error::CliError,
@@ -76,6 +76,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Register(args) => account::register(ctx, args).await,
         Command::Tasks(cmd) => tasks::run(&ctx, cmd).await,
+        Command::Me {
+            cmd: Some(MeCmd::RotateKey),
+        } => account::rotate_key(ctx).await,
         Command::Me { cmd } => account::me(&ctx, cmd).await,
         Command::Credits(page) => account::credits(&ctx, page).await,
         Command::Stats => account::stats(&ctx).await,

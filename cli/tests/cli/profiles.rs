@@ -123,3 +123,40 @@ async fn the_profile_remembers_the_server_it_was_registered_on() {
     let me = bare.run(&["--json", "me"]).await.json();
     assert_eq!(me["name"], "local");
 }
+
+#[tokio::test]
+async fn rotate_key_saves_the_new_key_and_the_old_one_stops_working() {
+    let app = TestApp::spawn().await;
+    let cli = app.cli();
+    let (id, old_key) = cli.register("default", "rotating").await;
+    let out = cli.run(&["me", "rotate-key"]).await.ok();
+    assert!(out.starts_with(&format!("Key of {id} replaced")), "{out}");
+    assert!(
+        !out.contains("pwk-"),
+        "the key is saved, not printed: {out}"
+    );
+    let (file, mode) = credentials(&cli);
+    assert_eq!(mode, 0o600);
+    let new_key = file["api_key"].as_str().expect("saved key");
+    assert!(new_key.starts_with("pwk-") && new_key != old_key);
+    assert_eq!(file["agent_id"], id.as_str());
+    assert_eq!(
+        file["agent_name"], "rotating",
+        "the rest of the profile is kept"
+    );
+
+    // The saved key works; the old one is refused.
+    let me = cli.run(&["--json", "me"]).await.json();
+    assert_eq!(me["id"], id.as_str());
+    app.client.get("/v1/me", Some(&old_key)).await.expect(401);
+
+    // A key given on the command line that is not the profile's is refused
+    // before anything changes: saving would lose the profile's key.
+    let other = app.client.register("other").await;
+    let err = cli
+        .run(&["--api-key", &other.key, "me", "rotate-key"])
+        .await
+        .fails(2);
+    assert!(err.contains("--profile"), "{err}");
+    app.client.get("/v1/me", Some(&other.key)).await.expect(200);
+}

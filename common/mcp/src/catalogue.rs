@@ -353,6 +353,11 @@ fn task_path(task_id: &str, action: &str) -> Result<String, String> {
     Ok(format!("/v1/tasks/{}{action}", segment(task_id)?))
 }
 
+// Not a tool: `POST /v1/me/key/rotate`. The MCP host holds the key it was
+// configured with (a header or `PINCHWORK_API_KEY`) and cannot save another;
+// a model rotating it would lock its own host out, and the new key would
+// pass through the model's context. Rotation is for the key's owner: the CLI
+// (`pinchwork me rotate-key`) or a plain HTTP call.
 fn build_catalogue() -> Vec<ToolSpec> {
     vec![
         spec::<RegisterArgs>(

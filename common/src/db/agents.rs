@@ -113,6 +113,25 @@ pub async fn find_by_key_hash(
         .await
 }
 
+/// Replaces an agent's key digest, only while it is still `old_hash`: one
+/// conditional UPDATE, so a request holding the old key either ran before it
+/// or finds no agent after it, and of two rotations with one key only one
+/// succeeds. `false` when the key changed meanwhile.
+pub async fn replace_key_hash(
+    db: impl PgExecutor<'_>,
+    id: &str,
+    old_hash: &[u8],
+    new_hash: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE agents SET key_hash = $3 WHERE id = $1 AND key_hash = $2")
+        .bind(id)
+        .bind(old_hash)
+        .bind(new_hash)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// An agent by id.
 pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<Agent>, sqlx::Error> {
     sqlx::query_as::<_, Agent>("SELECT * FROM agents WHERE id = $1")

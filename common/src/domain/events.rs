@@ -33,6 +33,9 @@ pub enum EventType {
     TaskMessage,
     /// An operator suspended the agent; to the agent (its open streams close after it).
     AgentSuspended,
+    /// The agent replaced its API key; to the agent (streams opened with the
+    /// old key close after it). `old_key` is the retired key's fingerprint.
+    KeyRotated,
 }
 
 impl EventType {
@@ -50,6 +53,7 @@ impl EventType {
         Self::QuestionAnswered,
         Self::TaskMessage,
         Self::AgentSuspended,
+        Self::KeyRotated,
     ];
 
     /// The wire name, e.g. `task_delivered`.
@@ -67,6 +71,7 @@ impl EventType {
             Self::QuestionAnswered => "question_answered",
             Self::TaskMessage => "task_message",
             Self::AgentSuspended => "agent_suspended",
+            Self::KeyRotated => "key_rotated",
         }
     }
 }

@@ -186,6 +186,34 @@ impl Market {
         Ok(updated)
     }
 
+    /// Replaces the caller's API key (the one it authenticated with) by a
+    /// new one, returned once. The swap is one conditional UPDATE of the key
+    /// digest, so the old key works until the commit and never after it, on
+    /// every node (keys are looked up in the database on each request). A
+    /// `key_rotated` event naming the old key's fingerprint tells every SSE
+    /// relay to close the streams opened with it. 401 when the key was
+    /// replaced meanwhile (a concurrent rotation won).
+    pub async fn rotate_key(&self, agent: &Agent, old_key: &str) -> Result<String> {
+        let old_hash = ids::hash_api_key(old_key);
+        let new_key = ids::new_api_key();
+        let mut tx = self.pool.begin().await?;
+        let new_hash = ids::hash_api_key(&new_key);
+        if !agents::replace_key_hash(&mut *tx, &agent.id, &old_hash, &new_hash).await? {
+            return Err(Error::Unauthorized("Invalid API key".into()));
+        }
+        outbox::enqueue_event(
+            &mut tx,
+            &agent.id,
+            EventType::KeyRotated,
+            "",
+            json!({ "old_key": ids::key_fingerprint(&old_hash) }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.published_soon();
+        Ok(new_key)
+    }
+
     /// Admin: mints `amount` credits for an agent.
     pub async fn grant(&self, agent_id: &str, amount: i64, reason: &str) -> Result<()> {
         if amount < 1 {

@@ -253,6 +253,14 @@ pub struct Registered {
     pub message: String,
 }
 
+/// A replaced API key; the new key is shown only here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedKey {
+    pub agent_id: String,
+    pub api_key: String,
+    pub message: String,
+}
+
 /// The authenticated agent's own profile (never the webhook secret).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {

@@ -7,7 +7,7 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response, Sse, sse::KeepAlive},
 };
-use pinchwork_common::{Error, http};
+use pinchwork_common::{Error, http, ids};
 
 use crate::{RelayState, stream};
 
@@ -21,7 +21,10 @@ pub async fn events(State(state): State<RelayState>, headers: HeaderMap) -> Resp
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let Some(events) = stream::open(&state, agent.id.into(), last_seen) else {
+    // The key authenticated above, named by its fingerprint.
+    let key = http::agent_key(&headers).unwrap_or_default();
+    let fingerprint = ids::key_fingerprint(&ids::hash_api_key(key));
+    let Some(events) = stream::open(&state, agent.id.into(), &fingerprint, last_seen) else {
         return http::json_error(&Error::TooManyRequests {
             message: format!(
                 "Too many open event streams (at most {} per agent)",
@@ -30,6 +33,11 @@ pub async fn events(State(state): State<RelayState>, headers: HeaderMap) -> Resp
             retry_after_secs: Some(5),
         });
     };
+    // Registered, the stream now hears a rotation or suspension; one that
+    // committed between the check above and the registration is caught here.
+    if let Err(err) = http::authenticate(&state.pool, &headers).await {
+        return http::json_error(&err);
+    }
     Sse::new(events)
         .keep_alive(
             KeepAlive::new()

@@ -68,9 +68,17 @@ impl SseEvent {
 
 type Sender = mpsc::Sender<Arc<SseEvent>>;
 
+/// One open connection: its id, the fingerprint of the key it was opened
+/// with ([`pinchwork_common::ids::key_fingerprint`]) and its live feed.
+struct Conn {
+    id: u64,
+    key: String,
+    tx: Sender,
+}
+
 /// The connections of every agent on this instance.
 pub struct Hub {
-    conns: Mutex<HashMap<String, Vec<(u64, Sender)>>>,
+    conns: Mutex<HashMap<String, Vec<Conn>>>,
     next_id: AtomicU64,
     buffer: usize,
     /// Set at shutdown: later registrations get a stream that ends at once.
@@ -88,12 +96,14 @@ impl Hub {
         }
     }
 
-    /// Registers a connection of `agent`; returns its id and live receiver,
-    /// or `None` when the agent already holds `max_per_agent` connections here
-    /// (the new one is refused; the open ones keep running).
+    /// Registers a connection of `agent` opened with the key of fingerprint
+    /// `key`; returns its id and live receiver, or `None` when the agent
+    /// already holds `max_per_agent` connections here (the new one is
+    /// refused; the open ones keep running).
     pub fn register(
         &self,
         agent: &str,
+        key: &str,
         max_per_agent: usize,
     ) -> Option<(u64, mpsc::Receiver<Arc<SseEvent>>)> {
         let (tx, rx) = mpsc::channel(self.buffer);
@@ -106,7 +116,11 @@ impl Hub {
         if list.len() >= max_per_agent {
             return None;
         }
-        list.push((id, tx));
+        list.push(Conn {
+            id,
+            key: key.to_string(),
+            tx,
+        });
         metrics::gauge!(metrics::SSE_CONNECTIONS).increment(1.0);
         Some((id, rx))
     }
@@ -118,12 +132,23 @@ impl Hub {
         }
     }
 
+    /// Drops the connections of `agent` opened with the key of fingerprint
+    /// `key` (it was rotated): their streams end, the others keep running.
+    pub fn disconnect_key(&self, agent: &str, key: &str) {
+        self.retain(agent, |conn| conn.key != key);
+    }
+
     /// Forgets a connection (it closed).
     pub fn unregister(&self, agent: &str, id: u64) {
+        self.retain(agent, |conn| conn.id != id);
+    }
+
+    /// Keeps the connections of `agent` for which `keep` holds.
+    fn retain(&self, agent: &str, keep: impl FnMut(&Conn) -> bool) {
         let mut conns = self.lock();
         if let Some(list) = conns.get_mut(agent) {
             let before = list.len();
-            list.retain(|(cid, _)| *cid != id);
+            list.retain(keep);
             forget(before - list.len());
             if list.is_empty() {
                 conns.remove(agent);
@@ -149,10 +174,11 @@ impl Hub {
             return;
         };
         let before = list.len();
-        list.retain(|(id, tx)| match tx.try_send(event.clone()) {
+        list.retain(|conn| match conn.tx.try_send(event.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(agent, connection = id, "SSE client too slow; disconnecting");
+                let connection = conn.id;
+                tracing::warn!(agent, connection, "SSE client too slow; disconnecting");
                 metrics::counter!(metrics::SSE_SLOW_DISCONNECTS).increment(1);
                 false
             }
@@ -173,7 +199,7 @@ impl Hub {
         conns.clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u64, Sender)>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Conn>>> {
         // A panic while holding the lock leaves the map usable.
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -271,10 +297,21 @@ fn dispatch_message(hub: &Hub, layout: &Layout, msg: &Message, seq: u64) {
     if let Some(event) = SseEvent::from_payload(seq, &msg.payload) {
         hub.dispatch(agent, Arc::new(event));
     }
-    // Every relay sees the suspension: the agent's streams end after the event.
+    // Every relay sees the suspension: the agent's streams end after the
+    // event; after a key rotation, those opened with the old key do.
     if event_type == EventType::AgentSuspended.as_str() {
         hub.disconnect(agent);
+    } else if event_type == EventType::KeyRotated.as_str()
+        && let Some(old_key) = rotated_key(&msg.payload)
+    {
+        hub.disconnect_key(agent, &old_key);
     }
+}
+
+/// The fingerprint of the key a `key_rotated` event retired.
+fn rotated_key(payload: &[u8]) -> Option<String> {
+    let body: Value = serde_json::from_slice(payload).ok()?;
+    Some(body["data"]["old_key"].as_str()?.to_string())
 }
 
 #[cfg(test)]
@@ -292,8 +329,8 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_falls_behind_its_buffer_is_cut_off() {
         let hub = Hub::new(2);
-        let (_, mut slow) = hub.register("ag-a", 5).unwrap();
-        let (_, mut fast) = hub.register("ag-a", 5).unwrap();
+        let (_, mut slow) = hub.register("ag-a", "k1", 5).unwrap();
+        let (_, mut fast) = hub.register("ag-a", "k1", 5).unwrap();
         for seq in 1..=3 {
             hub.dispatch("ag-a", event(seq));
             // The fast client keeps up.
@@ -304,6 +341,21 @@ mod tests {
         assert_eq!(slow.recv().await.map(|e| e.seq), Some(1));
         assert_eq!(slow.recv().await.map(|e| e.seq), Some(2));
         assert!(slow.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_rotated_key_closes_only_the_streams_opened_with_it() {
+        let hub = Hub::new(4);
+        let (_, mut old) = hub.register("ag-a", "old", 5).unwrap();
+        let (_, mut new) = hub.register("ag-a", "new", 5).unwrap();
+        let (_, mut other) = hub.register("ag-b", "old", 5).unwrap();
+        hub.disconnect_key("ag-a", "old");
+        assert!(old.recv().await.is_none(), "the old key's stream ended");
+        assert_eq!(hub.connections(), 2);
+        hub.dispatch("ag-a", event(1));
+        hub.dispatch("ag-b", event(2));
+        assert_eq!(new.recv().await.map(|e| e.seq), Some(1));
+        assert_eq!(other.recv().await.map(|e| e.seq), Some(2));
     }
 
     #[test]

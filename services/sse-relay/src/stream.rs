@@ -33,14 +33,19 @@ struct Conn {
 
 /// The event stream of `agent`: live events are registered first (buffered),
 /// then the replay after `last_seen` runs, then the buffered live events
-/// follow, skipping any sequence already sent. `None` when the agent already
-/// holds its maximum of streams on this relay.
+/// follow, skipping any sequence already sent. `key` is the fingerprint of
+/// the key the stream was opened with (a rotation of it closes the stream).
+/// `None` when the agent already holds its maximum of streams on this relay:
+/// the new stream is refused, the open ones keep running.
 pub fn open(
     state: &RelayState,
     agent: String,
+    key: &str,
     last_seen: Option<u64>,
 ) -> Option<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-    let (id, live) = state.hub.register(&agent, state.config.sse_max_per_agent)?;
+    let (id, live) = state
+        .hub
+        .register(&agent, key, state.config.sse_max_per_agent)?;
     let replay = last_seen.map(|seq| {
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(replay(state.bus.clone(), agent.clone(), seq, tx));

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pinchwork_testkit::{ADMIN_KEY, Agent, Service, TestCluster};
+use pinchwork_testkit::{ADMIN_KEY, Agent, Service, TestCluster, sse};
 use serde_json::json;
 
 /// An api node and two relays over one database and NATS prefix; each
@@ -21,26 +21,7 @@ async fn start() -> (TestCluster, Vec<String>) {
 }
 
 async fn open(relay: &str, agent: &Agent) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(format!("{relay}/v1/events"))
-        .bearer_auth(&agent.key)
-        .send()
-        .await
-        .expect("connect SSE")
-}
-
-/// Reads the stream until it ends; panics if it is still open after 60 s.
-/// Returns what it carried.
-async fn until_closed(mut stream: reqwest::Response) -> String {
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match tokio::time::timeout_at(deadline, stream.chunk()).await {
-            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-            Ok(Ok(None) | Err(_)) => return seen,
-            Err(_) => panic!("the stream stayed open after the suspension: {seen}"),
-        }
-    }
+    sse::connect(relay, &agent.key).await
 }
 
 #[tokio::test]
@@ -66,7 +47,7 @@ async fn suspension_closes_open_streams_on_every_relay_and_hides_posted_tasks() 
     .await
     .expect(200);
     for stream in streams {
-        let carried = until_closed(stream).await;
+        let carried = sse::until_closed(stream, Duration::from_secs(60)).await;
         assert!(carried.contains("agent_suspended"), "{carried}");
     }
     assert_eq!(open(&relays[0], &suspect).await.status(), 403);

@@ -114,3 +114,29 @@ impl EventStream {
         }
     }
 }
+
+/// Sends `GET /v1/events` to the relay at `base` with `key` and returns the
+/// answer as it is, a refusal included (for tests of who may hold a stream).
+pub async fn connect(base: &str, key: &str) -> reqwest::Response {
+    pinchwork_client::install_crypto_provider();
+    reqwest::Client::new()
+        .get(format!("{base}/v1/events"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("connect SSE")
+}
+
+/// Reads a raw stream until it ends and returns what it carried; panics if
+/// it is still open after `limit`.
+pub async fn until_closed(mut stream: reqwest::Response, limit: Duration) -> String {
+    let mut seen = String::new();
+    let deadline = Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(Ok(None) | Err(_)) => return seen,
+            Err(_) => panic!("the stream stayed open: {seen}"),
+        }
+    }
+}

@@ -1,7 +1,11 @@
-//! The caller's private dashboards: earnings statistics and trust scores.
+//! The caller's private dashboards (earnings statistics, trust scores) and
+//! its API key's rotation.
 
-use axum::extract::State;
-use pinchwork_common::db::{stats, trust};
+use axum::{extract::State, http::HeaderMap};
+use pinchwork_common::{
+    db::{stats, trust},
+    http,
+};
 
 use crate::{AppState, error::ApiResult, extract::CurrentAgent, negotiate::Reply, views};
 
@@ -40,5 +44,30 @@ pub async fn trust(
     Ok(Reply::ok(views::TrustList {
         total: scores.len() as i64,
         trust_scores: views::list(&scores),
+    }))
+}
+
+const ROTATED: &str = "Key replaced. The old key stopped working at this response's commit, on every \
+node; event streams opened with it close. Keep the new api_key safe: it is shown only here.";
+
+/// Replace your API key
+///
+/// Returns a new key once; the key the request carried stops working at the
+/// same moment (one atomic swap), and your event streams opened with it are
+/// closed after a `key_rotated` event. Of two concurrent rotations with one
+/// key, one gets the new key and the other a 401.
+#[utoipa::path(post, path = "/v1/me/key/rotate", tag = "me", security(("bearer" = [])),
+    responses((status = 200, description = "The new key, shown once", body = views::RotatedKey)))]
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    CurrentAgent(agent): CurrentAgent,
+    headers: HeaderMap,
+) -> ApiResult<Reply> {
+    let old_key = http::agent_key(&headers)?;
+    let api_key = state.market.rotate_key(&agent, old_key).await?;
+    Ok(Reply::ok(views::RotatedKey {
+        agent_id: agent.id.into_string(),
+        api_key,
+        message: ROTATED.into(),
     }))
 }

@@ -57,6 +57,7 @@ fn table() -> Vec<(UtoipaMethodRouter<AppState>, Option<Class>)> {
         (routes!(agents::credits), Some(Class::Read)),
         (routes!(me::stats), Some(Class::Read)),
         (routes!(me::trust), Some(Class::Read)),
+        (routes!(me::rotate_key), Some(Class::Profile)),
         (routes!(webhooks::deliveries), Some(Class::Read)),
         (routes!(directory::search), Some(Class::Read)),
         (routes!(directory::profile), Some(Class::Read)),
