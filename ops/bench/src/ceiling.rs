@@ -1,46 +1,113 @@
-//! The database's own write ceiling: pgbench's built-in simple-update script
-//! on a scratch database of the same PostgreSQL server.
+//! The database's own ceiling for the lifecycle: `ops/bench/lifecycle.sql`
+//! (the statements of create → pickup → deliver → approve) run by pgbench on
+//! a scratch database of the same PostgreSQL server, with the cluster's schema.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-const SCRATCH: &str = "pinchwork_pgbench";
+const SCRATCH: &str = "pinchwork_ceiling";
+const SCRIPT: &str = include_str!("../lifecycle.sql");
 
-/// Transactions per second of `clients` pgbench clients over `seconds`.
-pub fn pgbench_tps(pg: &str, clients: usize, seconds: u64) -> Result<f64> {
+/// Lifecycles per second of `clients` pgbench clients over `seconds`.
+/// `schema_from` is the cluster's database URL, whose schema is copied.
+pub fn lifecycles_per_sec(
+    pg: &str,
+    schema_from: &str,
+    clients: usize,
+    seconds: u64,
+) -> Result<f64> {
+    if schema_from.is_empty() {
+        bail!("needs the cluster's database (--database-url or DATABASE_URL) to copy its schema");
+    }
     let admin = format!("{pg}/postgres");
     let db = format!("{pg}/{SCRATCH}");
     let drop_scratch = format!("DROP DATABASE IF EXISTS {SCRATCH}");
-    let _ = run(&["psql", &admin, "-qc", &drop_scratch]);
-    run(&["psql", &admin, "-qc", &format!("CREATE DATABASE {SCRATCH}")])?;
-    run(&["pgbench", "-i", "-q", "-s", "10", &db])?;
-    let (clients, secs) = (clients.to_string(), seconds.to_string());
-    let out = run(&[
-        "pgbench",
-        "-b",
-        "simple-update",
-        "-c",
-        &clients,
-        "-j",
-        "2",
-        "-T",
-        &secs,
-        &db,
-    ]);
-    let _ = run(&["psql", &admin, "-qc", &drop_scratch]);
-    out?.lines()
+    let _ = run(&["psql", &admin, "-qc", &drop_scratch], None);
+    run(
+        &["psql", &admin, "-qc", &format!("CREATE DATABASE {SCRATCH}")],
+        None,
+    )?;
+    let result = measure(&db, schema_from, clients, seconds);
+    let _ = run(&["psql", &admin, "-qc", &drop_scratch], None);
+    result
+}
+
+fn measure(db: &str, schema_from: &str, clients: usize, seconds: u64) -> Result<f64> {
+    let schema = run(
+        &["pg_dump", "--schema-only", "--no-owner", schema_from],
+        None,
+    )?;
+    run(&["psql", db, "-qX", "-v", "ON_ERROR_STOP=1"], Some(&schema))?;
+    let seed = format!(
+        "INSERT INTO agents (id, name, key_hash, credits)
+         SELECT role || '-' || i, 'bench', sha256(('bench-key-' || role || '-' || i)::bytea), 1000000000
+         FROM generate_series(0, {}) i, unnest(ARRAY['bp', 'bw']) role",
+        clients.saturating_sub(1)
+    );
+    run(
+        &["psql", db, "-qX", "-v", "ON_ERROR_STOP=1", "-c", &seed],
+        None,
+    )?;
+    let script =
+        std::env::temp_dir().join(format!("pinchwork-lifecycle-{}.sql", std::process::id()));
+    std::fs::write(&script, SCRIPT)?;
+    let (c, j, t) = (
+        clients.to_string(),
+        clients.min(2).to_string(),
+        seconds.to_string(),
+    );
+    let script_path = script.to_string_lossy();
+    let out = run(
+        &[
+            "pgbench",
+            "-n",
+            "-M",
+            "prepared",
+            "-f",
+            &script_path,
+            "-c",
+            &c,
+            "-j",
+            &j,
+            "-T",
+            &t,
+            db,
+        ],
+        None,
+    );
+    let _ = std::fs::remove_file(&script);
+    let out = out?;
+    if let Some(failed) = out
+        .lines()
+        .find(|l| l.contains("failed transactions") && !l.contains(": 0 "))
+    {
+        bail!("pgbench: {failed}");
+    }
+    out.lines()
         .find(|l| l.starts_with("tps ="))
         .and_then(|l| l.split_whitespace().nth(2))
         .and_then(|v| v.parse().ok())
         .context("pgbench printed no tps")
 }
 
-fn run(args: &[&str]) -> Result<String> {
-    let out = Command::new(args[0])
+fn run(args: &[&str], stdin: Option<&str>) -> Result<String> {
+    let mut child = Command::new(args[0])
         .args(&args[1..])
-        .output()
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .with_context(|| format!("running {}", args[0]))?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        use std::io::Write;
+        pipe.write_all(input.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
     if !out.status.success() {
         bail!(
             "{} failed: {}",

@@ -12,15 +12,34 @@ use tokio::task::JoinSet;
 
 use crate::{
     client::{Agent, Api},
+    profile::{self, CpuSnapshot, Statements},
     stats::Samples,
 };
 
-/// Lifecycles per second at `concurrency` pairs over `seconds`, and the
-/// latency of each endpoint.
-pub async fn run(api: Arc<Api>, concurrency: usize, seconds: u64) -> Result<(f64, Samples)> {
+/// What one concurrency level measured.
+pub struct Outcome {
+    pub per_sec: f64,
+    pub samples: Samples,
+    /// Milliseconds of CPU per lifecycle by process group, the machine last.
+    pub cpu_ms: Vec<(String, f64)>,
+    /// Statements of the cluster's database, when `pg_stat_statements` is loaded.
+    pub statements: Option<Statements>,
+    pub lifecycles: u64,
+}
+
+/// Lifecycles per second at `concurrency` pairs over `seconds`, the latency
+/// of each endpoint, and where the CPU and the database's time went.
+pub async fn run(
+    api: Arc<Api>,
+    concurrency: usize,
+    seconds: u64,
+    database_url: Option<&str>,
+) -> Result<Outcome> {
     let agents = api
         .register_many("bench-life", concurrency * 2, 32, |_| Value::Null)
         .await?;
+    let counting = database_url.is_some_and(profile::reset_statements);
+    let cpu = CpuSnapshot::take();
     let start = Instant::now();
     let until = start + Duration::from_secs(seconds);
     let mut set = JoinSet::new();
@@ -38,7 +57,18 @@ pub async fn run(api: Arc<Api>, concurrency: usize, seconds: u64) -> Result<(f64
         total += done;
         samples.merge(s);
     }
-    Ok((total as f64 / start.elapsed().as_secs_f64(), samples))
+    let per_sec = total as f64 / start.elapsed().as_secs_f64();
+    let cpu_ms = cpu.per_unit_ms(&CpuSnapshot::take(), total);
+    let statements = database_url
+        .filter(|_| counting)
+        .and_then(profile::read_statements);
+    Ok(Outcome {
+        per_sec,
+        samples,
+        cpu_ms,
+        statements,
+        lifecycles: total,
+    })
 }
 
 /// One pair, swapping roles each round so neither runs out of credits.

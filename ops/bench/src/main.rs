@@ -10,6 +10,7 @@ mod contention;
 mod events;
 mod fanout;
 mod lifecycle;
+mod profile;
 mod stats;
 mod webhooks;
 
@@ -96,6 +97,13 @@ struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432"
     )]
     pg: String,
+    /// The cluster's database: statements per lifecycle are read from its
+    /// `pg_stat_statements` (when loaded), and the ceiling copies its schema.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Also write the run's figures as JSON here (read by `ops/compare`).
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 impl Args {
@@ -123,6 +131,49 @@ fn raise_fd_limit() -> u64 {
     }
 }
 
+/// The CPU per lifecycle by process and the statements per lifecycle.
+fn report_profile(report: &mut stats::Report, c: usize, o: &lifecycle::Outcome) {
+    let rows: Vec<Vec<String>> = o
+        .cpu_ms
+        .iter()
+        .map(|(group, ms)| vec![group.clone(), format!("{ms:.2}")])
+        .collect();
+    if let Some((_, machine)) = o.cpu_ms.last() {
+        report.figure(format!("cpu_ms_per_lifecycle_c{c}"), *machine);
+    }
+    report.table(
+        &format!(
+            "CPU per lifecycle at concurrency {c} ({} lifecycles)",
+            o.lifecycles
+        ),
+        &["process", "CPU ms per lifecycle"],
+        &rows,
+    );
+    let Some(st) = &o.statements else {
+        return;
+    };
+    let per = |v: f64| v / o.lifecycles.max(1) as f64;
+    report.figure(format!("statements_per_lifecycle_c{c}"), per(st.calls));
+    report.figure(format!("statement_ms_per_lifecycle_c{c}"), per(st.exec_ms));
+    let mut rows = vec![vec![
+        "**all statements**".to_string(),
+        format!("{:.1}", per(st.calls)),
+        format!("{:.3}", per(st.exec_ms)),
+    ]];
+    rows.extend(st.top.iter().map(|(query, calls, ms)| {
+        vec![
+            format!("`{query}`"),
+            format!("{:.2}", per(*calls)),
+            format!("{:.3}", per(*ms)),
+        ]
+    }));
+    report.table(
+        &format!("Statements per lifecycle at concurrency {c} (pg_stat_statements)"),
+        &["statement", "calls", "execution ms"],
+        &rows,
+    );
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -132,13 +183,20 @@ async fn main() -> Result<()> {
     let mut report = Report::start(&api.base);
     let mut doubles = 0;
 
+    let mut ours = Vec::new();
     if args.runs(Scenario::Lifecycle) {
         for &c in &args.concurrency {
             let scenario = format!("lifecycle, concurrency {c}");
-            match lifecycle::run(api.clone(), c, args.seconds).await {
-                Ok((rate, samples)) => {
-                    report.row(&scenario, &format!("{rate:.0} lifecycles/s"));
-                    report.detail(format!("Lifecycle latencies at concurrency {c}"), samples);
+            match lifecycle::run(api.clone(), c, args.seconds, args.database_url.as_deref()).await {
+                Ok(mut o) => {
+                    report.row(&scenario, &format!("{:.0} lifecycles/s", o.per_sec));
+                    report.figure(format!("lifecycle_c{c}"), o.per_sec);
+                    ours.push((c, o.per_sec));
+                    if let Some(p99) = o.samples.percentile_ms("pickup", 0.99) {
+                        report.figure(format!("pickup_p99_ms_c{c}"), p99);
+                    }
+                    report_profile(&mut report, c, &o);
+                    report.detail(format!("Lifecycle latencies at concurrency {c}"), o.samples);
                 }
                 Err(err) => report.row(&scenario, &format!("failed: {err:#}")),
             }
@@ -220,18 +278,27 @@ async fn main() -> Result<()> {
         }
     }
     if args.runs(Scenario::Ceiling) {
-        match ceiling::pgbench_tps(&args.pg, 32, args.seconds) {
-            Ok(tps) => report.row(
-                "ceiling: pgbench simple-update, 32 clients",
-                &format!("{tps:.0} TPS"),
-            ),
-            Err(err) => report.row(
-                "ceiling: pgbench simple-update",
-                &format!("not measured: {err:#}"),
-            ),
+        let schema_from = args.database_url.as_deref().unwrap_or_default();
+        for &c in &args.concurrency {
+            let scenario = format!("ceiling: the lifecycle's SQL by pgbench, {c} clients");
+            match ceiling::lifecycles_per_sec(&args.pg, schema_from, c, args.seconds) {
+                Ok(tps) => {
+                    report.row(&scenario, &format!("{tps:.0} lifecycles/s"));
+                    report.figure(format!("ceiling_c{c}"), tps);
+                    if let Some((_, rate)) = ours.iter().find(|(level, _)| *level == c) {
+                        let ratio = rate / tps;
+                        report.row(
+                            &format!("ours / ceiling at concurrency {c}"),
+                            &format!("{ratio:.2}"),
+                        );
+                        report.figure(format!("ours_over_ceiling_c{c}"), ratio);
+                    }
+                }
+                Err(err) => report.row(&scenario, &format!("not measured: {err:#}")),
+            }
         }
     }
-    report.finish();
+    report.finish(args.json.as_deref())?;
     if doubles > 0 {
         bail!("{doubles} tasks were claimed twice");
     }

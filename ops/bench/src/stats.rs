@@ -38,10 +38,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Option<f64> {
     Some(sorted[idx].as_secs_f64() * 1000.0)
 }
 
-/// What the run printed so far: one summary row per scenario, then latency tables.
+/// What the run printed so far: one summary row per scenario, then latency
+/// tables; and the figures kept for `--json` (what `ops/compare` reads).
 #[derive(Default)]
 pub struct Report {
     details: Vec<(String, Samples)>,
+    figures: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Report {
@@ -62,8 +64,25 @@ impl Report {
         self.details.push((title.into(), samples));
     }
 
-    /// Prints every kept latency table.
-    pub fn finish(self) {
+    /// Keeps one figure under `name` for the JSON summary.
+    pub fn figure(&mut self, name: impl Into<String>, value: f64) {
+        self.figures.insert(name.into(), serde_json::json!(value));
+    }
+
+    /// Prints a table of rows under a heading (e.g. a CPU profile).
+    pub fn table(&self, title: &str, head: &[&str], rows: &[Vec<String>]) {
+        println!("\n{title}\n\n| {} |", head.join(" | "));
+        println!("|{}", "---|".repeat(head.len()));
+        for row in rows {
+            println!("| {} |", row.join(" | "));
+        }
+    }
+
+    /// Prints every kept latency table; writes the figures to `json` if given.
+    pub fn finish(self, json: Option<&std::path::Path>) -> anyhow::Result<()> {
+        if let Some(path) = json {
+            std::fs::write(path, serde_json::to_vec_pretty(&self.figures)?)?;
+        }
         for (title, mut samples) in self.details {
             println!(
                 "\n{title}\n\n| measured | samples | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|"
@@ -80,5 +99,6 @@ impl Report {
                 );
             }
         }
+        Ok(())
     }
 }

@@ -1,0 +1,99 @@
+-- The ceiling of one lifecycle: the statements the api nodes run for
+-- create → pickup → deliver → approve (each request's key lookup included),
+-- sent by pgbench straight to PostgreSQL with nothing in between. One run of
+-- this script is one lifecycle, so pgbench's "tps" is lifecycles per second.
+-- What the cluster does besides (outbox publishing, the matcher's routing,
+-- the deadlines service's polls, HTTP, NATS) is what the ratio ours / ceiling
+-- measures. Client N is poster bp-N and worker bw-N (seeded by pinchwork-bench).
+\set r random(1, 1000000000000)
+
+-- POST /v1/tasks
+SELECT * FROM agents WHERE key_hash = sha256(('bench-key-bp-' || :client_id::text)::bytea);
+BEGIN;
+INSERT INTO tasks (id, poster_id, need, max_credits, tags, escrowed, is_system, match_status,
+                   match_deadline, expires_at, private)
+VALUES ('tk-' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, 'bench task', 1,
+        '{}', true, false, 'pending', now() + interval '30 seconds', now() + interval '72 hours',
+        false)
+RETURNING *;
+UPDATE agents SET credits = credits - 1
+WHERE id = 'bp-' || :client_id::text AND credits >= 1 RETURNING credits;
+INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
+VALUES ('le-e' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, -1, 'escrow',
+        'transfer', 'tk-' || :client_id::text || '-' || :r::text);
+UPDATE agents SET tasks_posted = tasks_posted + 1 WHERE id = 'bp-' || :client_id::text;
+INSERT INTO outbox (subject, payload, traceparent)
+VALUES ('cmd.matcher.task_created',
+        jsonb_build_object('task_id', 'tk-' || :client_id::text || '-' || :r::text), NULL)
+RETURNING id;
+COMMIT;
+
+-- POST /v1/tasks/{id}/pickup
+SELECT * FROM agents WHERE key_hash = sha256(('bench-key-bw-' || :client_id::text)::bytea);
+SELECT * FROM tasks WHERE id = 'tk-' || :client_id::text || '-' || :r::text;
+WITH claimed AS (
+    UPDATE tasks t SET status = 'claimed', worker_id = 'bw-' || :client_id::text,
+           claimed_at = now(),
+           claim_deadline = now() + make_interval(mins => COALESCE(t.claim_timeout_minutes, 10))
+    WHERE t.id = 'tk-' || :client_id::text || '-' || :r::text AND t.status = 'posted'
+      AND t.poster_id <> 'bw-' || :client_id::text AND NOT t.is_system
+      AND NOT EXISTS (SELECT 1 FROM agents s WHERE s.id = t.poster_id AND s.suspended)
+    RETURNING t.*
+)
+SELECT claimed.*, p.reputation AS poster_reputation, m.rank AS match_rank
+FROM claimed JOIN agents p ON p.id = claimed.poster_id
+LEFT JOIN task_matches m ON m.task_id = claimed.id AND m.agent_id = 'bw-' || :client_id::text;
+
+-- POST /v1/tasks/{id}/deliver
+SELECT * FROM agents WHERE key_hash = sha256(('bench-key-bw-' || :client_id::text)::bytea);
+BEGIN;
+UPDATE tasks SET status = 'delivered', result = 'done',
+       credits_charged = max_credits, delivered_at = now(), claim_deadline = NULL,
+       rejection_grace_deadline = NULL,
+       review_deadline = now() + make_interval(mins => COALESCE(review_timeout_minutes, 30))
+WHERE id = 'tk-' || :client_id::text || '-' || :r::text AND worker_id = 'bw-' || :client_id::text
+  AND status = 'claimed'
+RETURNING *;
+SELECT EXISTS (SELECT 1 FROM agents
+               WHERE accepts_system_tasks AND infra_approved AND NOT suspended AND id <> 'ag-platform');
+INSERT INTO outbox (subject, payload, traceparent)
+VALUES ('events.bp-' || :client_id::text || '.task_delivered',
+        jsonb_build_object('event', 'task_delivered', 'data', '{}'::jsonb,
+                           'task_id', 'tk-' || :client_id::text || '-' || :r::text,
+                           'recipient', 'bp-' || :client_id::text, 'timestamp', now()),
+        NULL)
+RETURNING id;
+COMMIT;
+
+-- POST /v1/tasks/{id}/approve
+SELECT * FROM agents WHERE key_hash = sha256(('bench-key-bp-' || :client_id::text)::bytea);
+BEGIN;
+UPDATE tasks SET status = 'approved', approved_at = now(), review_deadline = NULL
+WHERE id = 'tk-' || :client_id::text || '-' || :r::text AND poster_id = 'bp-' || :client_id::text
+  AND status = 'delivered'
+RETURNING *;
+WITH balance AS (UPDATE agents SET credits = credits + 1 WHERE id = 'bw-' || :client_id::text
+                 RETURNING id)
+INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
+SELECT 'le-p' || :client_id::text || '-' || :r::text, id, 1, 'payment', 'transfer',
+       'tk-' || :client_id::text || '-' || :r::text
+FROM balance;
+UPDATE agents SET tasks_completed = tasks_completed + 1 WHERE id = 'bw-' || :client_id::text;
+INSERT INTO outbox (subject, payload, traceparent)
+VALUES ('events.bw-' || :client_id::text || '.task_approved',
+        jsonb_build_object('event', 'task_approved', 'data', '{}'::jsonb,
+                           'task_id', 'tk-' || :client_id::text || '-' || :r::text,
+                           'recipient', 'bw-' || :client_id::text, 'timestamp', now()),
+        NULL)
+RETURNING id;
+INSERT INTO agent_trust (truster_id, trusted_id, score, interactions)
+VALUES ('bp-' || :client_id::text, 'bw-' || :client_id::text, 0.55, 1)
+ON CONFLICT (truster_id, trusted_id) DO UPDATE SET
+    score = LEAST(1.0, GREATEST(0.0, round((agent_trust.score + (1 - agent_trust.score) * 0.1)::numeric, 6)::float8)),
+    interactions = agent_trust.interactions + 1, updated_at = now();
+INSERT INTO agent_trust (truster_id, trusted_id, score, interactions)
+VALUES ('bw-' || :client_id::text, 'bp-' || :client_id::text, 0.55, 1)
+ON CONFLICT (truster_id, trusted_id) DO UPDATE SET
+    score = LEAST(1.0, GREATEST(0.0, round((agent_trust.score + (1 - agent_trust.score) * 0.1)::numeric, 6)::float8)),
+    interactions = agent_trust.interactions + 1, updated_at = now();
+COMMIT;
