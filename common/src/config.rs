@@ -189,6 +189,13 @@ pub struct Config {
         default_value = "127.0.0.1/32,::1/128"
     )]
     pub trusted_proxies: TrustedProxies,
+    /// Longest a client may take to send a whole request body, in seconds; 408 after.
+    #[arg(
+        long,
+        env = "PINCHWORK_REQUEST_BODY_TIMEOUT_SECONDS",
+        default_value_t = 30
+    )]
+    pub request_body_timeout_seconds: u64,
     /// Open SSE streams one agent may hold on one relay; the next one is refused with 429.
     #[arg(long, env = "PINCHWORK_SSE_MAX_PER_AGENT", default_value_t = 5)]
     pub sse_max_per_agent: usize,
@@ -269,6 +276,9 @@ impl Config {
         }
         if self.sse_max_per_agent == 0 {
             return Err("PINCHWORK_SSE_MAX_PER_AGENT must be at least 1".into());
+        }
+        if self.request_body_timeout_seconds == 0 {
+            return Err("PINCHWORK_REQUEST_BODY_TIMEOUT_SECONDS must be at least 1".into());
         }
         if self.db_max_connections == 0 {
             return Err("PINCHWORK_DB_MAX_CONNECTIONS must be at least 1".into());
@@ -379,6 +389,10 @@ impl fmt::Debug for Config {
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("rate_limit_enabled", &self.rate_limit_enabled)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field(
+                "request_body_timeout_seconds",
+                &self.request_body_timeout_seconds,
+            )
             .field("sse_max_per_agent", &self.sse_max_per_agent)
             .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
             .field("webhook_concurrency", &self.webhook_concurrency)

@@ -25,9 +25,15 @@ pub enum Error {
     /// 409: the state does not allow the transition.
     #[error("{0}")]
     Conflict(String),
+    /// 408: the client did not send its request body in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 413: the body is larger than any valid request.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 431: the request's headers are larger than any valid request's.
+    #[error("{0}")]
+    HeadersTooLarge(String),
     /// 429: a limit or cooldown applies.
     #[error("{message}")]
     TooManyRequests {

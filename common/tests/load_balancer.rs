@@ -1,7 +1,8 @@
 //! The public face of a deployment is the marketplace only: both load
 //! balancer configurations (compose and `ops/cluster`) refuse the operations
 //! routes that describe the deployment, cap open event streams per client,
-//! and the tracing UI (no authentication) is not published beyond the host.
+//! bound request sizes and slow clients with JSON refusals, and the tracing
+//! UI (no authentication) is not published beyond the host.
 
 const COMPOSE: &str = include_str!("../../docker-compose.yml");
 const COMPOSE_NGINX: &str = include_str!("../../ops/compose/nginx.conf");
@@ -48,6 +49,55 @@ fn open_event_streams_are_capped_per_client_address() {
         );
         let block = location(name, conf, "location /v1/events");
         assert!(block.contains("limit_conn streams"), "{name}: {block}");
+    }
+}
+
+/// The value of the `http`-level directive `name` (`None` when absent).
+fn directive<'a>(conf: &'a str, name: &str) -> Option<&'a str> {
+    conf.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix(name)?.strip_prefix(' ')?;
+        Some(rest.trim().trim_end_matches(';'))
+    })
+}
+
+#[test]
+fn request_sizes_and_slow_clients_are_bounded() {
+    for (name, conf) in configs() {
+        for (setting, value) in [
+            ("client_max_body_size", "5m"),
+            ("client_header_timeout", "10s"),
+            ("client_body_timeout", "30s"),
+            ("send_timeout", "30s"),
+            ("client_header_buffer_size", "1k"),
+            ("large_client_header_buffers", "4 16k"),
+        ] {
+            assert_eq!(directive(conf, setting), Some(value), "{name}: {setting}");
+        }
+    }
+}
+
+#[test]
+fn the_load_balancers_own_refusals_are_json() {
+    for (name, conf) in configs() {
+        for (code, status) in [
+            ("400", "400"),
+            ("408", "408"),
+            ("413", "413"),
+            ("414", "414"),
+            ("494 =431", "431"),
+        ] {
+            assert!(
+                conf.contains(&format!("error_page {code} /_errors/{status};")),
+                "{name}: no error_page {code}"
+            );
+            let block = location(name, conf, &format!("location = /_errors/{status} "));
+            assert!(
+                block.contains("internal;")
+                    && block.contains("default_type application/json;")
+                    && block.contains(&format!("return {status} '{{\"error\": ")),
+                "{name}: {block}"
+            );
+        }
     }
 }
 

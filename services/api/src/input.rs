@@ -12,7 +12,13 @@ fn refused(place: &str, name: &str) -> ApiError {
     ApiError::bad_request(format!("{place}: {name} must not contain NUL characters"))
 }
 
-/// Middleware: refuses a NUL in the path, the query string or a header.
+/// Most header bytes (names and values) a request may carry: far above any
+/// real client's, so a request beyond it is refused (431) before any work.
+/// The load balancer bounds each header line at 16 KiB before this.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Middleware: refuses headers over [`MAX_HEADER_BYTES`] and a NUL in the
+/// path, the query string or a header.
 pub async fn layer(request: Request, next: Next) -> Response {
     match check_head(&request) {
         Ok(()) => next.run(request).await,
@@ -21,6 +27,16 @@ pub async fn layer(request: Request, next: Next) -> Response {
 }
 
 fn check_head(request: &Request) -> ApiResult<()> {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        return Err(ApiError(pinchwork_common::Error::HeadersTooLarge(format!(
+            "Request headers too large (limit {MAX_HEADER_BYTES} bytes)"
+        ))));
+    }
     let uri = request.uri();
     // A path segment decodes to NUL only from `%00`.
     if uri.path().contains("%00") {

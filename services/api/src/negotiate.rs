@@ -21,6 +21,13 @@ tokio::task_local! {
 /// Largest body accepted (a 500,000-character result in 4-byte characters fits).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// Longest a client may take to send a whole request body
+/// (`PINCHWORK_REQUEST_BODY_TIMEOUT_SECONDS`, put in each request's
+/// extensions by the router): a slow sender gets a 408 instead of holding a
+/// connection and a worker indefinitely.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub std::time::Duration);
+
 /// Middleware: remembers for the rest of the request whether the client wants JSON.
 pub async fn layer(request: Request, next: Next) -> Response {
     let wants_json = request
@@ -144,7 +151,18 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
         let headers = req.headers().clone();
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let limit = req
+            .extensions()
+            .get::<BodyTimeout>()
+            .map_or(std::time::Duration::from_secs(30), |t| t.0);
+        let read = tokio::time::timeout(limit, Bytes::from_request(req, state));
+        let Ok(read) = read.await else {
+            return Err(ApiError(pinchwork_common::Error::RequestTimeout(format!(
+                "Request body not received within {} seconds",
+                limit.as_secs()
+            ))));
+        };
+        let bytes = read.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError(pinchwork_common::Error::PayloadTooLarge(format!(
                     "Request body too large (limit {MAX_BODY_BYTES} bytes)"

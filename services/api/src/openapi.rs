@@ -51,6 +51,11 @@ pub enum Limited {
 /// The answer of a route that reads a request body.
 #[derive(IntoResponses)]
 pub enum WithBody {
+    #[response(
+        status = 408,
+        description = "Request body not received in time (30 s by default)"
+    )]
+    TimedOut(ErrorBody),
     #[response(status = 413, description = "Request body larger than 4 MiB")]
     TooLarge(ErrorBody),
 }
@@ -75,6 +80,8 @@ pub enum Refused {
         description = "Invalid request (e.g. a NUL character in the path, query string or a header)"
     )]
     BadRequest(ErrorBody),
+    #[response(status = 431, description = "Request headers larger than 32 KiB")]
+    HeadersTooLarge(ErrorBody),
 }
 
 /// Adds to one operation the answers that follow from what it is rather than

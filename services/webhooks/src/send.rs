@@ -219,6 +219,9 @@ async fn post(
     if let Some(value) = traceparent.and_then(|tp| HeaderValue::from_str(&tp).ok()) {
         request = request.header(telemetry::TRACEPARENT, value);
     }
+    // Only the status is used: the answer's body is never read (dropping the
+    // response closes its connection), so a receiver cannot make us buffer
+    // anything, and the client's timeout bounds the whole exchange.
     let response = request.send().await?;
     Ok(response.status().as_u16())
 }

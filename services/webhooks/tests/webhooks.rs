@@ -138,3 +138,63 @@ async fn a_failing_receiver_gets_retries_with_growing_delays_then_a_recorded_fai
     let received = hooks.received();
     assert!(received.iter().all(|r| r.raw == received[0].raw));
 }
+
+/// A receiver that answers 200 and then streams a body that never ends: the
+/// status decides and the body is never read, so the attempt is a success
+/// (reading it would end in the timeout, an error and a retry) and nothing
+/// of it is buffered.
+#[tokio::test]
+async fn a_receivers_endless_answer_body_is_never_read() {
+    let cluster = TestCluster::builder()
+        .webhooks()
+        .config(&[
+            "--webhook-timeout-seconds",
+            "2",
+            "--webhook-max-retries",
+            "0",
+        ])
+        .start()
+        .await;
+    let endless = || async {
+        let chunk = axum::body::Bytes::from(vec![b'x'; 64 * 1024]);
+        let body = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        axum::body::Body::from_stream(body)
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/hook", axum::routing::post(endless));
+    let stop = cluster.shutdown_token();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+    });
+    let poster = cluster
+        .register_with(json!({"name": "poster", "webhook_url": url}))
+        .await;
+    let worker = cluster.register("worker").await;
+    let task = cluster.post_task(&poster, "stream forever", 10).await;
+    cluster.pickup(&worker, &task).await.expect(200);
+    cluster
+        .deliver(&worker, &task, json!({"result": "done"}))
+        .await
+        .expect(200);
+
+    let mut deliveries = Value::Null;
+    for _ in 0..300 {
+        deliveries = cluster
+            .get("/v1/me/webhooks/deliveries", Some(&poster.key))
+            .await
+            .expect(200)
+            .body;
+        if deliveries["deliveries"][0]["attempts"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let delivery = &deliveries["deliveries"][0];
+    assert_eq!(delivery["status"], "delivered", "{deliveries}");
+    let attempt = &delivery["attempt_log"][0];
+    assert_eq!(attempt["status_code"], 200, "{deliveries}");
+    assert!(attempt["error"].is_null(), "{deliveries}");
+}

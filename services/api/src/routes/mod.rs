@@ -16,7 +16,7 @@ mod webhooks;
 
 use std::sync::LazyLock;
 
-use axum::{Router, extract::DefaultBodyLimit, middleware, routing::MethodRouter};
+use axum::{Extension, Router, extract::DefaultBodyLimit, middleware, routing::MethodRouter};
 use pinchwork_common::{Error, metrics};
 use utoipa::OpenApi;
 use utoipa_axum::{
@@ -152,6 +152,9 @@ pub fn router(state: AppState) -> Router {
 
 /// The routes of the document, with content negotiation.
 fn rest_router(state: AppState) -> Router {
+    let body_timeout = negotiate::BodyTimeout(std::time::Duration::from_secs(
+        state.market.config.request_body_timeout_seconds,
+    ));
     let api = table()
         .into_iter()
         .fold(OpenApiRouter::new(), |api, (route, class)| {
@@ -166,6 +169,7 @@ fn rest_router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(negotiate::MAX_BODY_BYTES))
+        .layer(Extension(body_timeout))
         .layer(middleware::from_fn(crate::web::browser_pages))
         .layer(middleware::from_fn(crate::input::layer))
         .layer(middleware::from_fn(negotiate::layer))

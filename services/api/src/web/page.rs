@@ -83,7 +83,9 @@ impl From<Error> for WebError {
             Error::Unavailable(m) => Self::Unavailable(m),
             Error::Conflict(m)
             | Error::PaymentRequired(m)
+            | Error::RequestTimeout(m)
             | Error::PayloadTooLarge(m)
+            | Error::HeadersTooLarge(m)
             | Error::NotImplemented(m) => Self::BadRequest(m),
             Error::Internal(err) => Self::Internal(format!("{err:#}")),
         }

@@ -236,3 +236,72 @@ async fn yaml_anchors_and_aliases_are_refused() {
     let body: Value = resp.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("YAML"), "{body}");
 }
+
+/// A client that starts a body and stops sending gets a 408 `{"error"}` once
+/// the body timeout passes, not a connection held for ever.
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_a_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn_with(&["--request-body-timeout-seconds", "1"]).await;
+    let agent = app.register("slow").await;
+    let addr = app.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/tasks HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Accept: application/json\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\nConnection: close\r\n\r\n{{\"need\": ",
+        agent.key
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        conn.read_to_string(&mut answer),
+    )
+    .await
+    .expect("the api answered")
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let body: Value = answer
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or_else(|| panic!("no JSON body: {answer}"));
+    assert_eq!(
+        body["error"], "Request body not received within 1 seconds",
+        "{answer}"
+    );
+    app.assert_conservation().await;
+}
+
+/// Headers over the api's bound (each one within hyper's) are a 431
+/// `{"error"}`.
+#[tokio::test]
+async fn oversized_headers_are_a_431() {
+    let app = TestApp::spawn().await;
+    let big = "x".repeat(12 * 1024);
+    let resp = app
+        .http
+        .get(format!("{}/v1/capabilities", app.base))
+        .header("accept", "application/json")
+        .header("x-one", &big)
+        .header("x-two", &big)
+        .header("x-three", &big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 431);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "Request headers too large (limit 32768 bytes)"
+    );
+    let fine = app
+        .http
+        .get(format!("{}/v1/capabilities", app.base))
+        .header("x-one", &big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.status(), 200);
+}
