@@ -139,7 +139,9 @@ pub struct Config {
     /// Webhook POSTs one webhooks instance runs at once.
     #[arg(long, env = "PINCHWORK_WEBHOOK_CONCURRENCY", default_value_t = 16)]
     pub webhook_concurrency: usize,
-    /// How long the events stream keeps events (SSE replay, webhook catch-up).
+    /// How long the events stream keeps events (SSE replay, webhook catch-up);
+    /// the deadlines service deletes published outbox rows and finished webhook
+    /// deliveries after the same time.
     #[arg(long, env = "PINCHWORK_EVENTS_RETENTION_HOURS", default_value_t = 24)]
     pub events_retention_hours: u64,
     /// Period of the outbox sweeper that publishes rows a crashed node left behind.

@@ -96,13 +96,41 @@ pub async fn lock_unpublished(
     .await
 }
 
-/// Marks rows as published.
+/// Marks rows as published. The caller's transaction then commits without
+/// waiting for its WAL flush (`synchronous_commit = off`): a mark lost in a
+/// database crash only makes the sweep publish the row again under the same
+/// `Nats-Msg-Id`, which JetStream drops as a duplicate — so the drain costs
+/// no disk flush per request.
 pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
         .bind(ids)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Deletes the rows among the `limit` oldest (by id) that were published more
+/// than `retention_hours` ago (the JetStream streams keep events as long).
+/// Reading only the head of the primary key keeps a sweep's cost bounded
+/// whatever the table's size; rows not yet published stay.
+pub async fn prune_published(
+    conn: &mut PgConnection,
+    retention_hours: u64,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM outbox WHERE id IN (
+             SELECT id FROM (SELECT id, published_at FROM outbox ORDER BY id LIMIT $2) head
+             WHERE published_at < now() - make_interval(hours => $1::int))",
+    )
+    .bind(i32::try_from(retention_hours).unwrap_or(i32::MAX))
+    .bind(limit)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// Number of rows not yet published (tests, metrics).

@@ -179,3 +179,24 @@ pub async fn count_for_agent(db: impl PgExecutor<'_>, agent_id: &str) -> Result<
         .fetch_one(db)
         .await
 }
+
+/// Deletes the finished deliveries (delivered or failed, with their attempts)
+/// among the `limit` oldest (by id) created more than `retention_hours` ago;
+/// like the outbox pruning, a sweep reads only the head of the primary key.
+pub async fn prune_finished(
+    conn: &mut sqlx::PgConnection,
+    retention_hours: u64,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE id IN (
+             SELECT id FROM (SELECT id, status, created_at FROM webhook_deliveries
+                             ORDER BY id LIMIT $2) head
+             WHERE status <> 'pending' AND created_at < now() - make_interval(hours => $1::int))",
+    )
+    .bind(i32::try_from(retention_hours).unwrap_or(i32::MAX))
+    .bind(limit)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}

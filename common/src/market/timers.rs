@@ -1,4 +1,5 @@
-//! The timed rules: what happens when a task's due time passes. Each rule
+//! The timed rules: what happens when a task's due time passes, and when
+//! stored events outlive their retention. Each rule
 //! handles one small batch per transaction — the state change, its credits
 //! and ledger rows, and its outbox events commit together or not at all — so
 //! a crash loses nothing and repeats nothing, and several instances share the
@@ -17,7 +18,7 @@ use crate::{
     Config, Result,
     db::{
         deadlines::{self, ExpiredTask, ReleasedTask},
-        outbox, tasks,
+        outbox, tasks, webhooks,
     },
     domain::EventType,
 };
@@ -43,6 +44,10 @@ pub enum Rule {
     MatchTimeout,
     /// A pending verification is given up.
     VerificationTimeout,
+    /// Published outbox rows older than the events' retention are deleted.
+    OutboxRetention,
+    /// Finished webhook deliveries older than the events' retention are deleted.
+    WebhookDeliveryRetention,
 }
 
 impl Rule {
@@ -57,6 +62,8 @@ impl Rule {
         Self::SystemAutoApprove,
         Self::MatchTimeout,
         Self::VerificationTimeout,
+        Self::OutboxRetention,
+        Self::WebhookDeliveryRetention,
     ];
 
     /// A short name for logs.
@@ -71,6 +78,8 @@ impl Rule {
             Self::SystemAutoApprove => "system_auto_approve",
             Self::MatchTimeout => "match_timeout",
             Self::VerificationTimeout => "verification_timeout",
+            Self::OutboxRetention => "outbox_retention",
+            Self::WebhookDeliveryRetention => "webhook_delivery_retention",
         }
     }
 }
@@ -185,6 +194,14 @@ impl Market {
                 )
                 .await?;
                 ended.len()
+            }
+            Rule::OutboxRetention => {
+                outbox::prune_published(&mut tx, self.config.events_retention_hours, limit).await?
+                    as usize
+            }
+            Rule::WebhookDeliveryRetention => {
+                webhooks::prune_finished(&mut tx, self.config.events_retention_hours, limit).await?
+                    as usize
             }
         };
         tx.commit().await?;

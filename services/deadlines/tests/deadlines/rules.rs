@@ -471,3 +471,71 @@ async fn a_verification_not_done_in_time_is_given_up() {
     assert_eq!(app.task(&poster, &task).await["status"], "delivered");
     app.assert_conservation().await;
 }
+
+/// Rows of `table` about `task` (outbox rows by their payload's task id).
+async fn rows_about(app: &TestApp, table: &str, task: &str) -> i64 {
+    let sql = match table {
+        "outbox" => "SELECT count(*) FROM outbox WHERE payload->>'task_id' = $1",
+        _ => "SELECT count(*) FROM webhook_deliveries WHERE task_id = $1",
+    };
+    sqlx::query_scalar(sql)
+        .bind(task)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn published_events_and_finished_deliveries_are_deleted_after_their_retention() {
+    let app = TestApp::spawn_with(&["--events-retention-hours", "1"]).await;
+    let (poster, worker, old) = claimed_task(&app, 5, json!({})).await;
+    let recent = app
+        .post_task_with(&poster, json!({"need": "recent", "max_credits": 1}))
+        .await;
+    app.pickup(&worker, &recent).await.expect(200);
+    for task in [&old, &recent] {
+        app.deliver(&worker, task, json!({ "result": "done" }))
+            .await
+            .expect(200);
+        app.webhook("poster", task, "task_delivered").await;
+    }
+    // Wait until both tasks' events are published and their deliveries finished.
+    let settled = "SELECT count(*) FROM outbox WHERE published_at IS NULL
+                   UNION ALL SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'";
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    loop {
+        let pending: Vec<i64> = sqlx::query_scalar(settled)
+            .fetch_all(&app.pool)
+            .await
+            .expect("pending rows");
+        if pending.iter().all(|n| *n == 0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rows stayed pending: {pending:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(rows_about(&app, "outbox", &old).await > 0);
+    assert!(rows_about(&app, "webhook_deliveries", &old).await > 0);
+
+    // Age the first task's rows past the retention.
+    app.sql(
+        "UPDATE outbox SET published_at = now() - interval '2 hours',
+                           created_at = now() - interval '2 hours'
+         WHERE payload->>'task_id' = $1",
+        &old,
+    )
+    .await;
+    app.sql(
+        "UPDATE webhook_deliveries SET created_at = now() - interval '2 hours' WHERE task_id = $1",
+        &old,
+    )
+    .await;
+    app.sweep_barrier(&poster).await;
+    assert_eq!(rows_about(&app, "outbox", &old).await, 0);
+    assert_eq!(rows_about(&app, "webhook_deliveries", &old).await, 0);
+    assert!(rows_about(&app, "outbox", &recent).await > 0);
+    assert!(rows_about(&app, "webhook_deliveries", &recent).await > 0);
+}
