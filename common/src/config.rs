@@ -210,6 +210,14 @@ pub struct Config {
     /// Due rows the deadlines service handles per rule in one transaction.
     #[arg(long, env = "PINCHWORK_DEADLINES_BATCH", default_value_t = 100)]
     pub deadlines_batch: i64,
+    /// How long the answer of a POST sent with an `Idempotency-Key` is kept
+    /// for retries (the deadlines service deletes it after that), in seconds.
+    #[arg(
+        long,
+        env = "PINCHWORK_IDEMPOTENCY_WINDOW_SECONDS",
+        default_value_t = 86_400
+    )]
+    pub idempotency_window_seconds: i64,
     /// The service instances the operator console reads health, readiness and
     /// metrics from: comma-separated `name=http://host:port` (ops/cluster sets it).
     #[arg(long, env = "PINCHWORK_CONSOLE_SERVICES", default_value = "", value_parser = parse_console_services)]
@@ -262,6 +270,9 @@ impl Config {
                 "PINCHWORK_MATCHER_SWEEP_MS and PINCHWORK_MATCH_TIMEOUT_SECONDS must be positive"
                     .into(),
             );
+        }
+        if self.idempotency_window_seconds < 1 {
+            return Err("PINCHWORK_IDEMPOTENCY_WINDOW_SECONDS must be at least 1".into());
         }
         if self.deadlines_poll_ms == 0 || self.deadlines_batch < 1 {
             return Err(
@@ -406,6 +417,10 @@ impl fmt::Debug for Config {
             .field("matcher_sweep_ms", &self.matcher_sweep_ms)
             .field("deadlines_poll_ms", &self.deadlines_poll_ms)
             .field("deadlines_batch", &self.deadlines_batch)
+            .field(
+                "idempotency_window_seconds",
+                &self.idempotency_window_seconds,
+            )
             .field("console_services", &self.console_services.0)
             .finish_non_exhaustive()
     }

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod console;
 pub mod deadlines;
+pub mod idempotency;
 pub mod ledger;
 pub mod matching;
 pub mod messages;

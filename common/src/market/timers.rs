@@ -18,7 +18,7 @@ use crate::{
     Config, Result,
     db::{
         deadlines::{self, ExpiredTask, ReleasedTask},
-        outbox, tasks, webhooks,
+        idempotency, outbox, tasks, webhooks,
     },
     domain::EventType,
 };
@@ -48,6 +48,8 @@ pub enum Rule {
     OutboxRetention,
     /// Finished webhook deliveries older than the events' retention are deleted.
     WebhookDeliveryRetention,
+    /// A stored `Idempotency-Key` answer older than the window is deleted.
+    IdempotencyExpiry,
 }
 
 impl Rule {
@@ -64,6 +66,7 @@ impl Rule {
         Self::VerificationTimeout,
         Self::OutboxRetention,
         Self::WebhookDeliveryRetention,
+        Self::IdempotencyExpiry,
     ];
 
     /// A short name for logs.
@@ -80,6 +83,7 @@ impl Rule {
             Self::VerificationTimeout => "verification_timeout",
             Self::OutboxRetention => "outbox_retention",
             Self::WebhookDeliveryRetention => "webhook_delivery_retention",
+            Self::IdempotencyExpiry => "idempotency_expiry",
         }
     }
 }
@@ -202,6 +206,10 @@ impl Market {
             Rule::WebhookDeliveryRetention => {
                 webhooks::prune_finished(&mut tx, self.config.events_retention_hours, limit).await?
                     as usize
+            }
+            Rule::IdempotencyExpiry => {
+                let window = self.config.idempotency_window_seconds;
+                idempotency::prune(&mut tx, window, limit).await? as usize
             }
         };
         tx.commit().await?;
