@@ -6,6 +6,7 @@ mod a2a;
 pub mod error;
 pub mod extract;
 mod fields;
+mod idempotency;
 mod input;
 mod mcp;
 pub mod negotiate;

@@ -39,7 +39,16 @@ pub struct InProcess {
 }
 
 /// Headers of the MCP request that the REST call carries on.
-const FORWARDED: [&str; 2] = ["authorization", "x-forwarded-for"];
+///
+/// Retries: a tool call reaches the REST route in process, so nothing between
+/// the two can fail on its own and this node never retries a call. What a
+/// host may retry is its `tools/call` HTTP request to `/mcp`; one that sends
+/// an `Idempotency-Key` header with it (a fresh key per tool call, the same
+/// on its retries) has it carried on to the REST call, which then answers a
+/// retry with the first answer like any REST retry. The stdio server
+/// (`pinchwork mcp`) calls the API over HTTP through the CLI's client, which
+/// sends its own key per call and retries with it.
+const FORWARDED: [&str; 3] = ["authorization", "x-forwarded-for", "idempotency-key"];
 
 impl Backend for InProcess {
     async fn call(&self, call: ApiCall, extensions: &Extensions) -> Result<ApiReply, String> {

@@ -38,6 +38,12 @@ pub async fn layer(request: Request, next: Next) -> Response {
     WANTS_JSON.scope(wants_json, next.run(request)).await
 }
 
+/// `work` with this request's negotiated format, for work a request hands
+/// to a task of its own.
+pub fn carry<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    WANTS_JSON.scope(wants_json(), work)
+}
+
 fn wants_json() -> bool {
     WANTS_JSON.try_with(|w| *w).unwrap_or(true)
 }

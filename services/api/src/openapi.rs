@@ -7,8 +7,9 @@
 use utoipa::{
     IntoResponses, Modify, OpenApi,
     openapi::{
-        Content, Object, RefOr, Response, Schema, Type,
-        path::Operation,
+        Content, Object, ObjectBuilder, RefOr, Required, Response, Schema, Type,
+        header::HeaderBuilder,
+        path::{Operation, Parameter, ParameterBuilder, ParameterIn},
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
@@ -84,16 +85,94 @@ pub enum Refused {
     HeadersTooLarge(ErrorBody),
 }
 
+/// The answers of a route that takes an `Idempotency-Key`.
+#[derive(IntoResponses)]
+pub enum Idempotent {
+    #[response(
+        status = 409,
+        description = "A request with the same Idempotency-Key is still in progress",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+    )]
+    InProgress(ErrorBody),
+    #[response(
+        status = 422,
+        description = "The Idempotency-Key was already used for a different request"
+    )]
+    Reused(ErrorBody),
+}
+
+/// The optional `Idempotency-Key` request header.
+fn idempotency_key() -> Parameter {
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(crate::idempotency::MAX_KEY_CHARS))
+        .pattern(Some("^[!-~]{1,255}$"));
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "A key of your choice (a fresh UUID per logical request) that makes a retry safe: \
+             for the window (24 h by default), the same key with the same request (method, \
+             path, query, Content-Type, Accept, body) gets the first answer again with \
+             `Idempotent-Replayed: true` instead of acting twice; with a different request, \
+             422; while the first is still running, 409. Keys are per agent (per client \
+             address for registration, per operator for admin routes). 1-255 visible ASCII \
+             characters.",
+        ))
+        .schema(Some(schema))
+        .build()
+}
+
+/// Documents what `Idempotency-Key` adds to `op`: the header, its 409 and
+/// 422 (merged into a 409 the handler already describes) and the replay
+/// marker on successes.
+fn add_idempotency(op: &mut Operation) {
+    op.parameters
+        .get_or_insert_with(Vec::new)
+        .push(RefOr::T(idempotency_key()));
+    for (status, response) in Idempotent::responses() {
+        match op.responses.responses.get_mut(&status) {
+            Some(RefOr::T(own)) => {
+                let RefOr::T(added) = response else { continue };
+                own.description = format!("{}; or: {}", own.description, added.description);
+                own.headers.extend(added.headers);
+            }
+            Some(RefOr::Ref(_)) => {}
+            None => {
+                op.responses.responses.insert(status, response);
+            }
+        }
+    }
+    for (status, response) in &mut op.responses.responses {
+        if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+            let replayed = HeaderBuilder::new()
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["true"])),
+                ))
+                .description(Some("Present on an answer replayed for an Idempotency-Key"))
+                .build();
+            response
+                .headers
+                .insert("Idempotent-Replayed".into(), RefOr::T(replayed));
+        }
+    }
+}
+
 /// Adds to one operation the answers that follow from what it is rather than
 /// from what its handler does, where the handler did not describe them more
 /// precisely itself: the request layer's 400, 401/403 for an agent's key,
 /// 401/403/501 for the admin key, 413 with a body, 429 when rate limited,
 /// 503 wherever the database is needed (authenticated or rate-limited
-/// routes). Then every JSON answer also documents its markdown form, which
+/// routes), and on the state-changing POST routes the `Idempotency-Key`
+/// header with its 409 and 422. Then every JSON answer also documents its markdown form, which
 /// is what a client gets without `Accept: application/json` — except the
 /// successes of the routes with a fixed format (tag `meta`: guides and
 /// summaries) and the A2A endpoint (JSON-RPC, always JSON).
-pub fn complete(op: &mut Operation, limited: bool) {
+pub fn complete(op: &mut Operation, limited: bool, idempotent: bool) {
     let security = serde_json::to_string(&op.security).unwrap_or_default();
     let mut common = Refused::responses();
     if security.contains("\"bearer\"") {
@@ -113,6 +192,9 @@ pub fn complete(op: &mut Operation, limited: bool) {
     }
     for (status, response) in common {
         op.responses.responses.entry(status).or_insert(response);
+    }
+    if idempotent {
+        add_idempotency(op);
     }
     let tagged = |tag: &str| op.tags.iter().flatten().any(|t| t == tag);
     if tagged("a2a") {

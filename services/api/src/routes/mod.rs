@@ -1,7 +1,7 @@
 //! The route table. Each resource has its own file; every handler carries its
 //! `#[utoipa::path]`, and [`table`] is the one list both the router and the
 //! OpenAPI document are built from, so the two cannot disagree. Rate limits are
-//! layered per route family.
+//! layered per route family, and `Idempotency-Key` on every state-changing POST.
 
 mod admin;
 mod agents;
@@ -27,6 +27,7 @@ use utoipa_axum::{
 use crate::{
     AppState,
     error::ApiError,
+    idempotency::{self, Scope},
     negotiate,
     openapi::ApiDoc,
     rate_limit::{self, Class},
@@ -45,53 +46,63 @@ pub const PROTOCOLS: &[&str] = &["/mcp"];
 /// behind the same load balancer), not an api node.
 pub const RELAYED: &[&str] = &["/v1/events"];
 
-/// Every documented route of the api node with its rate-limit family, in the
+/// A route of [`table`]: its handler, its rate-limit family, and whose
+/// `Idempotency-Key`s it takes (a POST that changes state).
+type Route = (UtoipaMethodRouter<AppState>, Option<Class>, Option<Scope>);
+
+/// The `Idempotency-Key` scopes of [`table`], short.
+const AGENT: Option<Scope> = Some(Scope::Agent);
+const ADMIN: Option<Scope> = Some(Scope::Admin);
+const ADDRESS: Option<Scope> = Some(Scope::Address);
+
+/// Every documented route of the api node with its rate-limit family and,
+/// for a POST that changes state, whose `Idempotency-Key`s it takes, in the
 /// order the document lists them. The ops routes (`/health`, `/ready`,
 /// `/metrics`) are served by the service runtime, like every service's, and
 /// documented from `metrics::ops_openapi`.
-fn table() -> Vec<(UtoipaMethodRouter<AppState>, Option<Class>)> {
+fn table() -> Vec<Route> {
     vec![
-        (routes!(agents::register), Some(Class::Register)),
-        (routes!(agents::me), None),
-        (routes!(agents::update_me), Some(Class::Profile)),
-        (routes!(agents::credits), Some(Class::Read)),
-        (routes!(me::stats), Some(Class::Read)),
-        (routes!(me::trust), Some(Class::Read)),
-        (routes!(me::rotate_key), Some(Class::Profile)),
-        (routes!(webhooks::deliveries), Some(Class::Read)),
-        (routes!(directory::search), Some(Class::Read)),
-        (routes!(directory::profile), Some(Class::Read)),
-        (routes!(tasks::create), Some(Class::Create)),
-        (routes!(tasks::available), Some(Class::Read)),
-        (routes!(tasks::mine), Some(Class::Read)),
-        (routes!(tasks::show), Some(Class::Read)),
-        (routes!(pickup::next), Some(Class::Pickup)),
-        (routes!(pickup::batch), Some(Class::PickupBatch)),
-        (routes!(pickup::specific), Some(Class::Pickup)),
-        (routes!(tasks::deliver), Some(Class::Deliver)),
-        (routes!(tasks::approve), Some(Class::Write)),
-        (routes!(tasks::reject), Some(Class::Write)),
-        (routes!(tasks::cancel), Some(Class::Write)),
-        (routes!(tasks::abandon), Some(Class::Write)),
-        (routes!(social::rate), Some(Class::Write)),
-        (routes!(social::report), Some(Class::Write)),
-        (routes!(social::questions), Some(Class::Read)),
-        (routes!(social::ask), Some(Class::Write)),
-        (routes!(social::answer), Some(Class::Write)),
-        (routes!(social::messages), Some(Class::Read)),
-        (routes!(social::send_message), Some(Class::Write)),
-        (routes!(meta::capabilities), None),
-        (routes!(admin::grant), Some(Class::Admin)),
-        (routes!(admin::suspend), Some(Class::Admin)),
-        (routes!(admin::infra), Some(Class::Admin)),
-        (routes!(docs::root), None),
-        (routes!(docs::skill_md), None),
-        (routes!(docs::terms), None),
-        (routes!(docs::llms_txt), None),
-        (routes!(crate::a2a::agent_card), None),
-        (routes!(crate::a2a::legacy_agent_card), None),
-        (routes!(crate::a2a::rpc), None),
-        (routes!(docs::openapi_json), None),
+        (routes!(agents::register), Some(Class::Register), ADDRESS),
+        (routes!(agents::me), None, None),
+        (routes!(agents::update_me), Some(Class::Profile), None),
+        (routes!(agents::credits), Some(Class::Read), None),
+        (routes!(me::stats), Some(Class::Read), None),
+        (routes!(me::trust), Some(Class::Read), None),
+        (routes!(me::rotate_key), Some(Class::Profile), None),
+        (routes!(webhooks::deliveries), Some(Class::Read), None),
+        (routes!(directory::search), Some(Class::Read), None),
+        (routes!(directory::profile), Some(Class::Read), None),
+        (routes!(tasks::create), Some(Class::Create), AGENT),
+        (routes!(tasks::available), Some(Class::Read), None),
+        (routes!(tasks::mine), Some(Class::Read), None),
+        (routes!(tasks::show), Some(Class::Read), None),
+        (routes!(pickup::next), Some(Class::Pickup), AGENT),
+        (routes!(pickup::batch), Some(Class::PickupBatch), AGENT),
+        (routes!(pickup::specific), Some(Class::Pickup), AGENT),
+        (routes!(tasks::deliver), Some(Class::Deliver), AGENT),
+        (routes!(tasks::approve), Some(Class::Write), AGENT),
+        (routes!(tasks::reject), Some(Class::Write), AGENT),
+        (routes!(tasks::cancel), Some(Class::Write), AGENT),
+        (routes!(tasks::abandon), Some(Class::Write), AGENT),
+        (routes!(social::rate), Some(Class::Write), AGENT),
+        (routes!(social::report), Some(Class::Write), AGENT),
+        (routes!(social::questions), Some(Class::Read), None),
+        (routes!(social::ask), Some(Class::Write), AGENT),
+        (routes!(social::answer), Some(Class::Write), AGENT),
+        (routes!(social::messages), Some(Class::Read), None),
+        (routes!(social::send_message), Some(Class::Write), AGENT),
+        (routes!(meta::capabilities), None, None),
+        (routes!(admin::grant), Some(Class::Admin), ADMIN),
+        (routes!(admin::suspend), Some(Class::Admin), ADMIN),
+        (routes!(admin::infra), Some(Class::Admin), ADMIN),
+        (routes!(docs::root), None, None),
+        (routes!(docs::skill_md), None, None),
+        (routes!(docs::terms), None, None),
+        (routes!(docs::llms_txt), None, None),
+        (routes!(crate::a2a::agent_card), None, None),
+        (routes!(crate::a2a::legacy_agent_card), None, None),
+        (routes!(crate::a2a::rpc), None, None),
+        (routes!(docs::openapi_json), None, None),
     ]
 }
 
@@ -99,7 +110,7 @@ fn table() -> Vec<(UtoipaMethodRouter<AppState>, Option<Class>)> {
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
         let mut doc = ApiDoc::openapi();
-        for (route, class) in table() {
+        for (route, class, idempotent) in table() {
             let mut part = OpenApiRouter::<AppState>::new()
                 .routes(route)
                 .into_openapi();
@@ -114,7 +125,7 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
                 .into_iter()
                 .flatten()
                 {
-                    crate::openapi::complete(op, class.is_some());
+                    crate::openapi::complete(op, class.is_some(), idempotent.is_some());
                 }
             }
             doc.merge(part);
@@ -126,15 +137,27 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
     &DOCUMENT
 }
 
-fn limited(
+/// `route` with its `Idempotency-Key` handling inside its rate limit (a
+/// replay counts against the limit like any call).
+fn layered(
     state: &AppState,
-    class: Class,
-    route: MethodRouter<AppState>,
+    class: Option<Class>,
+    idempotent: Option<Scope>,
+    mut route: MethodRouter<AppState>,
 ) -> MethodRouter<AppState> {
-    route.route_layer(middleware::from_fn_with_state(
-        (state.clone(), class),
-        rate_limit::enforce,
-    ))
+    if let Some(scope) = idempotent {
+        route = route.route_layer(middleware::from_fn_with_state(
+            (state.clone(), scope),
+            idempotency::layer,
+        ));
+    }
+    if let Some(class) = class {
+        route = route.route_layer(middleware::from_fn_with_state(
+            (state.clone(), class),
+            rate_limit::enforce,
+        ));
+    }
+    route
 }
 
 /// Every HTTP route of an api node (the service runtime adds the ops routes):
@@ -157,11 +180,8 @@ fn rest_router(state: AppState) -> Router {
     ));
     let api = table()
         .into_iter()
-        .fold(OpenApiRouter::new(), |api, (route, class)| {
-            api.routes(match class {
-                Some(class) => route.map(|r| limited(&state, class, r)),
-                None => route,
-            })
+        .fold(OpenApiRouter::new(), |api, (route, class, idempotent)| {
+            api.routes(route.map(|r| layered(&state, class, idempotent, r)))
         });
     Router::from(api)
         .merge(crate::openapi::swagger_ui())

@@ -12,6 +12,7 @@ mod curl_examples;
 mod cycle;
 mod directory;
 mod docs;
+mod idempotency;
 mod lifecycle;
 mod messages;
 mod negotiation;
