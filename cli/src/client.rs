@@ -11,6 +11,12 @@ use crate::error::CliError;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for an ordinary request (a `wait` on create is added to it).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Sends of one POST at most: the first and its retries, all with the same
+/// `Idempotency-Key`, so a retry of a request that did reach the server gets
+/// its answer again instead of acting twice.
+pub const POST_ATTEMPTS: u32 = 3;
+/// Longest pause before a retry, whatever `Retry-After` says.
+const LONGEST_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
 /// A successful response: its status and JSON body (`Null` when empty, e.g. 204).
 #[derive(Debug)]
@@ -93,6 +99,10 @@ impl Api {
     }
 
     /// Sends one request; any status of 400 or more becomes a [`CliError::Api`].
+    /// A POST carries a fresh `Idempotency-Key` and is sent again with the
+    /// same key (up to [`POST_ATTEMPTS`] sends) when its answer is lost (a
+    /// network error or timeout), the server or its gateway failed (502, 503,
+    /// 504), or the first send is still running (409 with `Retry-After`).
     pub async fn call(
         &self,
         method: Method,
@@ -105,29 +115,92 @@ impl Api {
             .iter()
             .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v)))
             .collect();
+        let body = body.filter(|b| !b.is_null());
+        if method != Method::POST {
+            return self
+                .send(method, path, &query, body.as_ref(), key, None)
+                .await
+                .0;
+        }
+        let idempotency_key = new_idempotency_key();
+        let mut attempt = 1;
+        loop {
+            let (result, retry) = self
+                .send(
+                    method.clone(),
+                    path,
+                    &query,
+                    body.as_ref(),
+                    key,
+                    Some(&idempotency_key),
+                )
+                .await;
+            match retry {
+                Some(pause) if attempt < POST_ATTEMPTS => {
+                    tokio::time::sleep(pause.min(LONGEST_RETRY_PAUSE)).await;
+                    attempt += 1;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    /// Sends a request once: its outcome, and the pause before a retry when
+    /// one may help.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        key: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> (Result<Reply, CliError>, Option<Duration>) {
+        const PAUSE: Duration = Duration::from_secs(1);
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
             .header(header::ACCEPT, "application/json")
-            .query(&query);
+            .query(query);
         if let Some(key) = key {
             req = req.bearer_auth(key);
         }
-        if let Some(body) = body.filter(|b| !b.is_null()) {
-            req = req.json(&body);
+        if let Some(idempotency_key) = idempotency_key {
+            req = req.header("idempotency-key", idempotency_key);
         }
-        let resp = req.send().await.map_err(|e| self.network(&e))?;
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => return (Err(self.network(&e)), (!e.is_builder()).then_some(PAUSE)),
+        };
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| self.network(&e))?;
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .map(Duration::from_secs);
+        let retry = match status {
+            StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => Some(retry_after.unwrap_or(PAUSE)),
+            StatusCode::CONFLICT => retry_after,
+            _ => None,
+        };
+        let text = match resp.text().await {
+            Ok(text) => text,
+            Err(e) => return (Err(self.network(&e)), Some(PAUSE)),
+        };
         if status.is_client_error() || status.is_server_error() {
-            return Err(api_error(status, &text));
+            return (Err(api_error(status, &text)), retry);
         }
         let body = if text.trim().is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        Ok(Reply { status, body })
+        (Ok(Reply { status, body }), None)
     }
 
     /// Opens a GET stream (for SSE), sending `extra` headers; error statuses
@@ -168,6 +241,11 @@ impl Api {
             reason,
         }
     }
+}
+
+/// A key for one logical POST: 128 random bits, so no two requests share one.
+fn new_idempotency_key() -> String {
+    format!("pwcli-{:032x}", rand::random::<u128>())
 }
 
 fn builder() -> reqwest::ClientBuilder {

@@ -8,5 +8,6 @@ mod errors;
 mod events;
 mod flow;
 mod profiles;
+mod retries;
 mod security_output;
 mod social;
