@@ -248,14 +248,9 @@ pub async fn layer(
         Err(err) => return err.into_response(),
     };
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let body = match negotiate::read_body(Request::from_parts(parts.clone(), body), &()).await {
         Ok(body) => body,
-        Err(_) => {
-            return ApiError(Error::PayloadTooLarge(format!(
-                "Request body too large (limit {MAX_BODY_BYTES} bytes)"
-            )))
-            .into_response();
-        }
+        Err(err) => return err.into_response(),
     };
     let derived = Derived::new(&who, &key);
     let fingerprint = derived.fingerprint(&parts, &body);

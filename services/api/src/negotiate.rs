@@ -157,26 +157,7 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
         let headers = req.headers().clone();
-        let limit = req
-            .extensions()
-            .get::<BodyTimeout>()
-            .map_or(std::time::Duration::from_secs(30), |t| t.0);
-        let read = tokio::time::timeout(limit, Bytes::from_request(req, state));
-        let Ok(read) = read.await else {
-            return Err(ApiError(pinchwork_common::Error::RequestTimeout(format!(
-                "Request body not received within {} seconds",
-                limit.as_secs()
-            ))));
-        };
-        let bytes = read.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError(pinchwork_common::Error::PayloadTooLarge(format!(
-                    "Request body too large (limit {MAX_BODY_BYTES} bytes)"
-                )))
-            } else {
-                ApiError::bad_request(format!("Could not read request body: {rejection}"))
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         // YAML is parsed on a blocking thread: a hostile document must not
         // hold up the async worker's other requests while it is refused.
         if bytes.trim_ascii_start().starts_with(b"---") {
@@ -186,6 +167,31 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
         }
         parse(&headers, &bytes)
     }
+}
+
+/// A request's whole body, received within its [`BodyTimeout`] (else 408)
+/// and at most [`MAX_BODY_BYTES`] (else 413).
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<Bytes> {
+    let limit = req
+        .extensions()
+        .get::<BodyTimeout>()
+        .map_or(std::time::Duration::from_secs(30), |t| t.0);
+    let read = tokio::time::timeout(limit, Bytes::from_request(req, state));
+    let Ok(read) = read.await else {
+        return Err(ApiError(pinchwork_common::Error::RequestTimeout(format!(
+            "Request body not received within {} seconds",
+            limit.as_secs()
+        ))));
+    };
+    read.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError(pinchwork_common::Error::PayloadTooLarge(format!(
+                "Request body too large (limit {MAX_BODY_BYTES} bytes)"
+            )))
+        } else {
+            ApiError::bad_request(format!("Could not read request body: {rejection}"))
+        }
+    })
 }
 
 /// Parses a body per the negotiation rules; a NUL anywhere in it is a 400.
