@@ -13,6 +13,7 @@ pub mod negotiate;
 pub mod openapi;
 mod rate_limit;
 mod routes;
+mod state;
 mod trace;
 pub mod views;
 mod wait;
@@ -21,25 +22,12 @@ pub mod web;
 use std::time::Duration;
 
 use pinchwork_common::{
-    bus::Bus,
-    market::Market,
     metrics, outbox_relay,
     service::{Component, Runtime, Service},
 };
-use tokio_util::sync::CancellationToken;
 
 pub use routes::{PROTOCOLS, RELAYED, UNDOCUMENTED, document, router};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub market: Market,
-    /// NATS: `wait` subscribes to task events through it.
-    pub bus: Bus,
-    /// Cancelled at shutdown: `wait` long-polls then answer at once, so the
-    /// graceful shutdown does not sit out their timeouts.
-    pub shutdown: CancellationToken,
-}
+pub use state::AppState;
 
 /// An api node: every REST route, the outbox publisher, and upkeep tasks.
 pub const SERVICE: Service = Service::new("api", start).with_nats();

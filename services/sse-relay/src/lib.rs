@@ -6,28 +6,15 @@
 
 mod events;
 mod hub;
+mod routes;
 mod stream;
 
 use std::sync::Arc;
 
-use axum::{Router, routing::get};
-use pinchwork_common::{
-    Config,
-    bus::Bus,
-    service::{Component, Runtime, Service},
-};
-use sqlx::PgPool;
+use pinchwork_common::service::{Component, Runtime, Service};
 
 pub use hub::{Hub, SseEvent};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct RelayState {
-    pool: PgPool,
-    bus: Bus,
-    hub: Arc<Hub>,
-    config: Arc<Config>,
-}
+pub use routes::{RelayState, router};
 
 /// The relay: `GET /v1/events`, fed by one ordered consumer per instance.
 pub const SERVICE: Service = Service::new("sse-relay", start).with_nats();
@@ -53,11 +40,4 @@ fn start(rt: &Runtime) -> anyhow::Result<Component> {
         .task(feeder)
         .task(closing)
         .routes(router(state)))
-}
-
-/// The relay's own routes (the runtime adds the ops routes).
-pub fn router(state: RelayState) -> Router {
-    Router::new()
-        .route("/v1/events", get(events::events))
-        .with_state(state)
 }
