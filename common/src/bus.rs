@@ -15,6 +15,7 @@ use async_nats::{
 use bytes::Bytes;
 
 use crate::Config;
+use crate::ids::AgentId;
 
 /// Errors talking to NATS.
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +67,12 @@ impl Layout {
     }
 
     /// Every event of one agent: `<prefix>.events.<agent>.>`.
-    pub fn agent_events(&self, agent_id: &str) -> String {
+    pub fn agent_events(&self, agent_id: &AgentId) -> String {
         format!("{}.events.{agent_id}.>", self.prefix)
     }
 
     /// One event type of one agent: `<prefix>.events.<agent>.<type>`.
-    pub fn agent_event(&self, agent_id: &str, event: &str) -> String {
+    pub fn agent_event(&self, agent_id: &AgentId, event: &str) -> String {
         format!("{}.events.{agent_id}.{event}", self.prefix)
     }
 

@@ -65,7 +65,7 @@ pub struct Config {
         env = "PINCHWORK_PLATFORM_AGENT_ID",
         default_value = "ag-platform"
     )]
-    pub platform_agent_id: String,
+    pub platform_agent_id: crate::ids::AgentId,
     #[arg(long, env = "PINCHWORK_TASK_EXPIRE_HOURS", default_value_t = 72)]
     pub task_expire_hours: i64,
     #[arg(long, env = "PINCHWORK_MAX_WAIT_SECONDS", default_value_t = 300)]

@@ -4,17 +4,17 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use super::ledger::{self, Kind};
-use crate::ids::AgentId;
+use crate::{domain::Credits, ids::AgentId};
 
 /// Credits the platform agent starts with; it funds welcome tasks.
-pub const PLATFORM_GENESIS_CREDITS: i64 = 999_999_999;
+pub const PLATFORM_GENESIS_CREDITS: Credits = Credits::new(999_999_999);
 
 /// An agent as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Agent {
     pub id: AgentId,
     pub name: String,
-    pub credits: i64,
+    pub credits: Credits,
     pub reputation: f64,
     pub rating_count: i32,
     pub tasks_posted: i32,
@@ -51,7 +51,7 @@ impl Agent {
 
 /// Fields of a new agent.
 pub struct NewAgent<'a> {
-    pub id: &'a str,
+    pub id: &'a AgentId,
     pub name: &'a str,
     pub key_hash: &'a [u8],
     pub good_at: Option<&'a str>,
@@ -61,7 +61,7 @@ pub struct NewAgent<'a> {
 }
 
 /// Creates the platform agent (and its genesis grant) if it does not exist.
-pub async fn ensure_platform_agent(pool: &PgPool, id: &str) -> Result<(), sqlx::Error> {
+pub async fn ensure_platform_agent(pool: &PgPool, id: &AgentId) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO agents (id, name, credits) VALUES ($1, 'platform', 0) ON CONFLICT (id) DO NOTHING",
@@ -133,7 +133,7 @@ pub async fn replace_key_hash(
 }
 
 /// An agent by id.
-pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<Agent>, sqlx::Error> {
+pub async fn get(db: impl PgExecutor<'_>, id: &AgentId) -> Result<Option<Agent>, sqlx::Error> {
     sqlx::query_as::<_, Agent>("SELECT * FROM agents WHERE id = $1")
         .bind(id)
         .fetch_optional(db)
@@ -143,7 +143,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<Agent>, sql
 /// Whether any infra agent (other than the platform) exists.
 pub async fn infra_agents_exist(
     db: impl PgExecutor<'_>,
-    platform_id: &str,
+    platform_id: &AgentId,
 ) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM agents
@@ -168,7 +168,7 @@ pub struct ProfileUpdate {
 /// Applies a profile change and returns the updated agent.
 pub async fn update_profile(
     db: impl PgExecutor<'_>,
-    id: &str,
+    id: &AgentId,
     update: &ProfileUpdate,
 ) -> Result<Agent, sqlx::Error> {
     sqlx::query_as::<_, Agent>(
@@ -195,7 +195,7 @@ pub async fn update_profile(
 /// Suspends or reinstates an agent; `None` when the agent does not exist.
 pub async fn set_suspended(
     db: impl PgExecutor<'_>,
-    id: &str,
+    id: &AgentId,
     suspended: bool,
     reason: Option<&str>,
 ) -> Result<Option<Agent>, sqlx::Error> {
@@ -213,7 +213,7 @@ pub async fn set_suspended(
 /// Admin: approves (or revokes) an agent for system tasks; `None` when no such agent.
 pub async fn set_infra_approved(
     db: impl PgExecutor<'_>,
-    id: &str,
+    id: &AgentId,
     approved: bool,
 ) -> Result<Option<Agent>, sqlx::Error> {
     sqlx::query_as::<_, Agent>("UPDATE agents SET infra_approved = $2 WHERE id = $1 RETURNING *")
@@ -224,7 +224,7 @@ pub async fn set_infra_approved(
 }
 
 /// Counts one posted task.
-pub async fn count_posted(conn: &mut PgConnection, id: &str) -> Result<(), sqlx::Error> {
+pub async fn count_posted(conn: &mut PgConnection, id: &AgentId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE agents SET tasks_posted = tasks_posted + 1 WHERE id = $1")
         .bind(id)
         .execute(conn)
@@ -233,7 +233,7 @@ pub async fn count_posted(conn: &mut PgConnection, id: &str) -> Result<(), sqlx:
 }
 
 /// Counts one completed task for a worker.
-pub async fn count_completed(conn: &mut PgConnection, id: &str) -> Result<(), sqlx::Error> {
+pub async fn count_completed(conn: &mut PgConnection, id: &AgentId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE agents SET tasks_completed = tasks_completed + 1 WHERE id = $1")
         .bind(id)
         .execute(conn)
@@ -242,7 +242,7 @@ pub async fn count_completed(conn: &mut PgConnection, id: &str) -> Result<(), sq
 }
 
 /// Records one abandon (for the pickup cooldown).
-pub async fn record_abandon(conn: &mut PgConnection, id: &str) -> Result<(), sqlx::Error> {
+pub async fn record_abandon(conn: &mut PgConnection, id: &AgentId) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE agents SET abandon_count = abandon_count + 1, last_abandon_at = now() WHERE id = $1",
     )
@@ -255,7 +255,7 @@ pub async fn record_abandon(conn: &mut PgConnection, id: &str) -> Result<(), sql
 /// The end of the agent's abandon cooldown, if one is running now.
 pub async fn abandon_cooldown_until(
     db: impl PgExecutor<'_>,
-    id: &str,
+    id: &AgentId,
     max_abandons: i32,
     cooldown_minutes: i64,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 
 use super::{agents::Agent, ledger::Entry, profiles::contains_pattern, tasks::Task};
+use crate::ids::{AgentId, TaskId};
 
 /// Starts a session of `hours`; stores only the token's digest.
 pub async fn insert_session(
@@ -90,7 +91,7 @@ pub async fn search_tasks(
 /// Every ledger row that names a task, oldest first.
 pub async fn task_ledger(
     db: impl PgExecutor<'_>,
-    task_id: &str,
+    task_id: &TaskId,
 ) -> Result<Vec<(String, Entry)>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -131,7 +132,7 @@ const DELIVERY_COLUMNS: &str = "d.id, d.agent_id, d.event_id, d.event_type, d.ta
 /// The events of one task (every webhook delivery naming it), oldest first.
 pub async fn task_deliveries(
     db: impl PgExecutor<'_>,
-    task_id: &str,
+    task_id: &TaskId,
 ) -> Result<Vec<Delivery>, sqlx::Error> {
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.task_id = $1 ORDER BY d.id"
@@ -145,7 +146,7 @@ pub async fn task_deliveries(
 /// Failed deliveries, newest first; of one agent when `agent_id` is given.
 pub async fn failed_deliveries(
     db: impl PgExecutor<'_>,
-    agent_id: Option<&str>,
+    agent_id: Option<&AgentId>,
     limit: i64,
 ) -> Result<Vec<Delivery>, sqlx::Error> {
     let sql = format!(

@@ -6,13 +6,17 @@
 use sqlx::PgConnection;
 
 use super::tasks::Task;
+use crate::{
+    domain::Credits,
+    ids::{AgentId, TaskId},
+};
 
 /// A task that left `posted` for `expired`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExpiredTask {
-    pub id: String,
-    pub poster_id: String,
-    pub max_credits: i64,
+    pub id: TaskId,
+    pub poster_id: AgentId,
+    pub max_credits: Credits,
     /// Whether the budget was taken from the poster (false for system tasks).
     pub escrowed: bool,
     pub is_system: bool,
@@ -21,8 +25,8 @@ pub struct ExpiredTask {
 /// A claimed task handed back to the pool, with the worker who lost it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReleasedTask {
-    pub id: String,
-    pub previous_worker: String,
+    pub id: TaskId,
+    pub previous_worker: AgentId,
 }
 
 /// Expires a batch of posted tasks whose `expires_at` passed.
@@ -193,7 +197,7 @@ pub async fn lock_unsettled_system_deliveries(
 pub async fn close_match_windows(
     conn: &mut PgConnection,
     limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<TaskId>, sqlx::Error> {
     sqlx::query_scalar(
         "WITH due AS (
             SELECT id, match_status FROM tasks
@@ -218,7 +222,7 @@ pub async fn close_match_windows(
 pub async fn end_overdue_verifications(
     conn: &mut PgConnection,
     limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<TaskId>, sqlx::Error> {
     sqlx::query_scalar(
         "WITH due AS (
             SELECT id FROM tasks
@@ -242,7 +246,7 @@ pub async fn end_overdue_verifications(
 /// otherwise risk a deadlock, and a finishing delivery is a fine outcome.
 pub async fn cancel_open_system_children(
     conn: &mut PgConnection,
-    parent_ids: &[String],
+    parent_ids: &[TaskId],
     kind: Option<&str>,
     statuses: &[&str],
 ) -> Result<u64, sqlx::Error> {

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::ids;
+use crate::{
+    domain::Credits,
+    ids::{self, AgentId, TaskId},
+};
 
 /// Whether a ledger row mints credits or moves them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +30,7 @@ impl Kind {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Entry {
     pub id: String,
-    pub amount: i64,
+    pub amount: Credits,
     pub reason: String,
     pub task_id: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -36,11 +39,11 @@ pub struct Entry {
 /// Changes a balance by `amount` and writes its ledger row, in the caller's transaction.
 pub async fn record(
     conn: &mut PgConnection,
-    agent_id: &str,
-    amount: i64,
+    agent_id: &AgentId,
+    amount: Credits,
     reason: &str,
     kind: Kind,
-    task_id: Option<&str>,
+    task_id: Option<&TaskId>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH balance AS (UPDATE agents SET credits = credits + $3 WHERE id = $2 RETURNING id)
@@ -62,12 +65,12 @@ pub async fn record(
 /// transfer). Returns the balance seen when it does not (`Err(balance)`).
 pub async fn debit(
     conn: &mut PgConnection,
-    agent_id: &str,
-    amount: i64,
+    agent_id: &AgentId,
+    amount: Credits,
     reason: &str,
-    task_id: &str,
-) -> Result<Result<(), i64>, sqlx::Error> {
-    let taken: Option<i64> = sqlx::query_scalar(
+    task_id: &TaskId,
+) -> Result<Result<(), Credits>, sqlx::Error> {
+    let taken: Option<Credits> = sqlx::query_scalar(
         "UPDATE agents SET credits = credits - $2 WHERE id = $1 AND credits >= $2 RETURNING credits",
     )
     .bind(agent_id)
@@ -75,7 +78,7 @@ pub async fn debit(
     .fetch_optional(&mut *conn)
     .await?;
     if taken.is_none() {
-        let balance: i64 = sqlx::query_scalar("SELECT credits FROM agents WHERE id = $1")
+        let balance: Credits = sqlx::query_scalar("SELECT credits FROM agents WHERE id = $1")
             .bind(agent_id)
             .fetch_one(&mut *conn)
             .await?;
@@ -98,17 +101,17 @@ pub async fn debit(
 /// seen when it does not (`Err(balance)`).
 pub async fn take_escrow(
     conn: &mut PgConnection,
-    agent_id: &str,
-    amount: i64,
-    task_id: &str,
-) -> Result<Result<(), i64>, sqlx::Error> {
+    agent_id: &AgentId,
+    amount: Credits,
+    task_id: &TaskId,
+) -> Result<Result<(), Credits>, sqlx::Error> {
     debit(conn, agent_id, amount, "escrow", task_id).await
 }
 
 /// A page of an agent's ledger, newest first, with the total row count.
 pub async fn page(
     db: impl PgExecutor<'_>,
-    agent_id: &str,
+    agent_id: &AgentId,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Entry>, i64), sqlx::Error> {
@@ -133,7 +136,7 @@ pub async fn page(
 }
 
 /// Total rows of an agent's ledger (for a page past the end).
-pub async fn count(db: impl PgExecutor<'_>, agent_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn count(db: impl PgExecutor<'_>, agent_id: &AgentId) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM ledger WHERE agent_id = $1")
         .bind(agent_id)
         .fetch_one(db)
@@ -141,7 +144,10 @@ pub async fn count(db: impl PgExecutor<'_>, agent_id: &str) -> Result<i64, sqlx:
 }
 
 /// Credits an agent holds in escrow for its open tasks.
-pub async fn escrowed_by(db: impl PgExecutor<'_>, agent_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn escrowed_by(
+    db: impl PgExecutor<'_>,
+    agent_id: &AgentId,
+) -> Result<Credits, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT COALESCE(sum(max_credits), 0)::bigint FROM tasks
          WHERE poster_id = $1 AND escrowed AND status IN ('posted', 'claimed', 'delivered')",

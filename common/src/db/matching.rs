@@ -5,11 +5,15 @@
 use sqlx::{PgConnection, PgExecutor};
 
 use crate::domain::SystemTaskType;
+use crate::{
+    domain::Credits,
+    ids::{AgentId, TaskId},
+};
 
 /// A possible worker as the matchers see it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Candidate {
-    pub id: String,
+    pub id: AgentId,
     pub good_at: String,
     pub capability_tags: Vec<String>,
     pub reputation: f64,
@@ -19,8 +23,8 @@ pub struct Candidate {
 /// the poster, not suspended, with a non-empty `good_at`; best reputation first.
 pub async fn candidates(
     db: impl PgExecutor<'_>,
-    platform_id: &str,
-    poster_id: &str,
+    platform_id: &AgentId,
+    poster_id: &AgentId,
     limit: i64,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
     sqlx::query_as::<_, Candidate>(
@@ -43,7 +47,7 @@ pub async fn candidates(
 /// already routed (or is gone), which makes every handler idempotent.
 pub async fn lock_unrouted(
     conn: &mut PgConnection,
-    task_id: &str,
+    task_id: &TaskId,
 ) -> Result<Option<crate::db::tasks::Task>, sqlx::Error> {
     sqlx::query_as::<_, crate::db::tasks::Task>(
         "SELECT * FROM tasks t
@@ -60,7 +64,7 @@ pub async fn lock_unrouted(
 /// Locks a task row (any state).
 pub async fn lock_task(
     conn: &mut PgConnection,
-    task_id: &str,
+    task_id: &TaskId,
 ) -> Result<Option<crate::db::tasks::Task>, sqlx::Error> {
     sqlx::query_as::<_, crate::db::tasks::Task>("SELECT * FROM tasks WHERE id = $1 FOR UPDATE")
         .bind(task_id)
@@ -71,7 +75,7 @@ pub async fn lock_task(
 /// Locks an agent row, serialising concurrent profile handlers for it.
 pub async fn lock_agent(
     conn: &mut PgConnection,
-    agent_id: &str,
+    agent_id: &AgentId,
 ) -> Result<Option<crate::db::agents::Agent>, sqlx::Error> {
     sqlx::query_as::<_, crate::db::agents::Agent>("SELECT * FROM agents WHERE id = $1 FOR UPDATE")
         .bind(agent_id)
@@ -82,14 +86,14 @@ pub async fn lock_agent(
 /// Fields of a new system task (posted by the platform, nothing escrowed).
 #[derive(Debug)]
 pub struct NewSystemTask<'a> {
-    pub id: &'a str,
-    pub platform_id: &'a str,
+    pub id: &'a TaskId,
+    pub platform_id: &'a AgentId,
     pub kind: SystemTaskType,
     pub need: &'a str,
     pub context: Option<&'a str>,
-    pub credits: i64,
-    pub parent_task_id: Option<&'a str>,
-    pub target_agent_id: Option<&'a str>,
+    pub credits: Credits,
+    pub parent_task_id: Option<&'a TaskId>,
+    pub target_agent_id: Option<&'a AgentId>,
     pub expire_hours: i64,
 }
 
@@ -125,7 +129,7 @@ pub async fn insert_system_task(
 /// Only applies while the task is still posted and pending.
 pub async fn set_routed(
     conn: &mut PgConnection,
-    task_id: &str,
+    task_id: &TaskId,
     matched: bool,
     extracted_tags: Option<&[String]>,
     match_timeout_seconds: i64,
@@ -150,9 +154,9 @@ pub async fn set_routed(
 /// Ids among `ids` that name no agent (the platform agent counts as unknown).
 pub async fn unknown_agents(
     db: impl PgExecutor<'_>,
-    ids: &[String],
-    platform_id: &str,
-) -> Result<Vec<String>, sqlx::Error> {
+    ids: &[AgentId],
+    platform_id: &AgentId,
+) -> Result<Vec<AgentId>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n)
          WHERE x = $2 OR NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = x)
@@ -167,8 +171,8 @@ pub async fn unknown_agents(
 /// Ids among `ids` of suspended agents (never matched).
 pub async fn suspended_agents(
     db: impl PgExecutor<'_>,
-    ids: &[String],
-) -> Result<Vec<String>, sqlx::Error> {
+    ids: &[AgentId],
+) -> Result<Vec<AgentId>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM agents WHERE id = ANY($1) AND suspended")
         .bind(ids)
         .fetch_all(db)
@@ -180,7 +184,7 @@ pub async fn suspended_agents(
 pub async fn unrouted_tasks(
     db: impl PgExecutor<'_>,
     limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<TaskId>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT t.id FROM tasks t
          WHERE t.status = 'posted' AND t.match_status = 'pending' AND NOT t.is_system
@@ -197,7 +201,7 @@ pub async fn unrouted_tasks(
 /// Cancels the open verification tasks of a task (a new delivery makes them stale).
 pub async fn cancel_open_verifications(
     conn: &mut PgConnection,
-    parent_id: &str,
+    parent_id: &TaskId,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "UPDATE tasks SET status = 'cancelled'
@@ -213,7 +217,7 @@ pub async fn cancel_open_verifications(
 /// Marks a delivered task's verification as pending until the deadline.
 pub async fn set_verification_pending(
     conn: &mut PgConnection,
-    task_id: &str,
+    task_id: &TaskId,
     timeout_seconds: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -232,7 +236,7 @@ pub async fn set_verification_pending(
 /// verification still pending; returns whether it applied.
 pub async fn record_verification(
     conn: &mut PgConnection,
-    task_id: &str,
+    task_id: &TaskId,
     passed: bool,
     result: &str,
 ) -> Result<bool, sqlx::Error> {
@@ -254,7 +258,7 @@ pub async fn record_verification(
 /// `current_need` (its good_at changed since they were spawned).
 pub async fn cancel_stale_extractions(
     conn: &mut PgConnection,
-    agent_id: &str,
+    agent_id: &AgentId,
     current_need: &str,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
@@ -272,7 +276,7 @@ pub async fn cancel_stale_extractions(
 /// Replaces an agent's capability tags (`None` clears them).
 pub async fn set_capability_tags(
     conn: &mut PgConnection,
-    agent_id: &str,
+    agent_id: &AgentId,
     tags: Option<&[String]>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE agents SET capability_tags = $2 WHERE id = $1")

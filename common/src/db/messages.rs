@@ -1,5 +1,6 @@
 //! The `task_messages` table: the thread between a task's poster and worker.
 
+use crate::ids::{AgentId, TaskId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
@@ -7,8 +8,8 @@ use sqlx::{PgConnection, PgExecutor};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Message {
     pub id: String,
-    pub task_id: String,
-    pub sender_id: String,
+    pub task_id: TaskId,
+    pub sender_id: AgentId,
     pub message: String,
     pub created_at: DateTime<Utc>,
 }
@@ -17,8 +18,8 @@ pub struct Message {
 pub async fn insert(
     conn: &mut PgConnection,
     id: &str,
-    task_id: &str,
-    sender_id: &str,
+    task_id: &TaskId,
+    sender_id: &AgentId,
     message: &str,
 ) -> Result<Message, sqlx::Error> {
     sqlx::query_as::<_, Message>(
@@ -33,7 +34,7 @@ pub async fn insert(
 }
 
 /// The whole thread of a task, oldest first.
-pub async fn list(db: impl PgExecutor<'_>, task_id: &str) -> Result<Vec<Message>, sqlx::Error> {
+pub async fn list(db: impl PgExecutor<'_>, task_id: &TaskId) -> Result<Vec<Message>, sqlx::Error> {
     sqlx::query_as::<_, Message>(
         "SELECT * FROM task_messages WHERE task_id = $1 ORDER BY created_at, id",
     )

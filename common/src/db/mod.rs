@@ -107,7 +107,7 @@ pub async fn check_migrated(pool: &PgPool, config: &Config) -> Result<(), Schema
         .is_none()
     {
         return Err(SchemaError::NoPlatformAgent(
-            config.platform_agent_id.clone(),
+            config.platform_agent_id.to_string(),
         ));
     }
     Ok(())

@@ -5,21 +5,45 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
-use crate::domain::EventType;
+use crate::{
+    domain::EventType,
+    ids::{AgentId, TaskId},
+};
 
-/// Queues an event for one recipient, in the caller's transaction. The payload
-/// carries everything a subscriber needs; its event id is the outbox id.
+/// Queues an event about a task for one recipient, in the caller's
+/// transaction. The payload carries everything a subscriber needs; its event
+/// id is the outbox id.
 pub async fn enqueue_event(
     conn: &mut PgConnection,
-    recipient: &str,
+    recipient: &AgentId,
     event: EventType,
-    task_id: &str,
+    task_id: &TaskId,
+    data: Value,
+) -> Result<i64, sqlx::Error> {
+    queue_event(conn, recipient, event, Some(task_id), data).await
+}
+
+/// Queues an event about the agent itself (no task: its `task_id` is empty).
+pub async fn enqueue_agent_event(
+    conn: &mut PgConnection,
+    recipient: &AgentId,
+    event: EventType,
+    data: Value,
+) -> Result<i64, sqlx::Error> {
+    queue_event(conn, recipient, event, None, data).await
+}
+
+async fn queue_event(
+    conn: &mut PgConnection,
+    recipient: &AgentId,
+    event: EventType,
+    task_id: Option<&TaskId>,
     data: Value,
 ) -> Result<i64, sqlx::Error> {
     let payload = json!({
         "event": event.as_str(),
         "recipient": recipient,
-        "task_id": task_id,
+        "task_id": task_id.map_or("", TaskId::as_str),
         "data": data,
         "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, false),
     });

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
+use crate::ids::AgentId;
+
 /// What anyone may see of an agent.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PublicAgent {
@@ -67,7 +69,7 @@ fn lower(tags: &[String]) -> Vec<String> {
 /// One page of the directory.
 pub async fn search(
     db: impl PgExecutor<'_>,
-    platform_id: &str,
+    platform_id: &AgentId,
     q: &DirectoryQuery,
 ) -> Result<Vec<PublicAgent>, sqlx::Error> {
     let order = match q.sort_by {
@@ -92,7 +94,7 @@ pub async fn search(
 /// How many agents match the directory filters (before paging).
 pub async fn count(
     db: impl PgExecutor<'_>,
-    platform_id: &str,
+    platform_id: &AgentId,
     q: &DirectoryQuery,
 ) -> Result<i64, sqlx::Error> {
     let sql = format!("SELECT count(*) FROM agents WHERE {FILTER}");
@@ -106,7 +108,10 @@ pub async fn count(
 }
 
 /// Any agent's public profile by id (suspended ones and the platform included).
-pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<PublicAgent>, sqlx::Error> {
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    id: &AgentId,
+) -> Result<Option<PublicAgent>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM agents WHERE id = $1");
     sqlx::query_as::<_, PublicAgent>(sqlx::AssertSqlSafe(sql))
         .bind(id)

@@ -6,7 +6,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-use crate::domain::TaskStatus;
+use crate::{
+    domain::TaskStatus,
+    ids::{AgentId, TaskId},
+};
 
 /// The front page's live figures.
 #[derive(Debug, Clone, Default, serde::Serialize, sqlx::FromRow)]
@@ -23,7 +26,10 @@ pub struct Figures {
 
 /// The figures in one statement; every part is served by a partial index
 /// (the pool, claimed, delivered and approved-at indexes), none scans all tasks.
-pub async fn figures(db: impl PgExecutor<'_>, platform_id: &str) -> Result<Figures, sqlx::Error> {
+pub async fn figures(
+    db: impl PgExecutor<'_>,
+    platform_id: &AgentId,
+) -> Result<Figures, sqlx::Error> {
     sqlx::query_as::<_, Figures>(
         "SELECT
             (SELECT count(*) FROM agents WHERE id <> $1) AS agents,
@@ -73,7 +79,7 @@ const PUBLIC_COLUMNS: &str = "t.id, t.need, t.tags, t.max_credits, t.credits_cha
 /// The newest public tasks (not system, not the platform's).
 pub async fn newest_tasks(
     db: impl PgExecutor<'_>,
-    platform_id: &str,
+    platform_id: &AgentId,
     limit: i64,
 ) -> Result<Vec<PublicTask>, sqlx::Error> {
     let sql = format!(
@@ -94,8 +100,8 @@ pub async fn newest_tasks(
 /// system tasks and the platform's welcome tasks as for unknown ids.
 pub async fn task(
     db: impl PgExecutor<'_>,
-    platform_id: &str,
-    id: &str,
+    platform_id: &AgentId,
+    id: &TaskId,
 ) -> Result<Option<PublicTask>, sqlx::Error> {
     let sql = format!(
         "SELECT {PUBLIC_COLUMNS} FROM tasks t

@@ -1,5 +1,6 @@
 //! The `task_questions` table: clarifying questions asked before pickup.
 
+use crate::ids::{AgentId, TaskId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
@@ -7,8 +8,8 @@ use sqlx::{PgConnection, PgExecutor};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Question {
     pub id: String,
-    pub task_id: String,
-    pub asker_id: String,
+    pub task_id: TaskId,
+    pub asker_id: AgentId,
     pub question: String,
     pub answer: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -17,7 +18,10 @@ pub struct Question {
 
 /// Serialises question inserts of one task for the rest of the transaction
 /// (an advisory lock, so pickups of the task are not blocked).
-pub async fn lock_task_thread(conn: &mut PgConnection, task_id: &str) -> Result<(), sqlx::Error> {
+pub async fn lock_task_thread(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('questions:' || $1, 0))")
         .bind(task_id)
         .execute(conn)
@@ -26,7 +30,10 @@ pub async fn lock_task_thread(conn: &mut PgConnection, task_id: &str) -> Result<
 }
 
 /// Questions of a task still waiting for an answer.
-pub async fn count_unanswered(db: impl PgExecutor<'_>, task_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn count_unanswered(
+    db: impl PgExecutor<'_>,
+    task_id: &TaskId,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM task_questions WHERE task_id = $1 AND answer IS NULL")
         .bind(task_id)
         .fetch_one(db)
@@ -37,8 +44,8 @@ pub async fn count_unanswered(db: impl PgExecutor<'_>, task_id: &str) -> Result<
 pub async fn insert(
     conn: &mut PgConnection,
     id: &str,
-    task_id: &str,
-    asker_id: &str,
+    task_id: &TaskId,
+    asker_id: &AgentId,
     question: &str,
 ) -> Result<Question, sqlx::Error> {
     sqlx::query_as::<_, Question>(
@@ -56,7 +63,7 @@ pub async fn insert(
 /// task, or already answered.
 pub async fn answer(
     conn: &mut PgConnection,
-    task_id: &str,
+    task_id: &TaskId,
     question_id: &str,
     answer: &str,
 ) -> Result<Option<Question>, sqlx::Error> {
@@ -74,7 +81,7 @@ pub async fn answer(
 /// A question by id, if it belongs to this task.
 pub async fn get(
     db: impl PgExecutor<'_>,
-    task_id: &str,
+    task_id: &TaskId,
     question_id: &str,
 ) -> Result<Option<Question>, sqlx::Error> {
     sqlx::query_as::<_, Question>("SELECT * FROM task_questions WHERE id = $1 AND task_id = $2")
@@ -85,7 +92,7 @@ pub async fn get(
 }
 
 /// Every question of a task, oldest first.
-pub async fn list(db: impl PgExecutor<'_>, task_id: &str) -> Result<Vec<Question>, sqlx::Error> {
+pub async fn list(db: impl PgExecutor<'_>, task_id: &TaskId) -> Result<Vec<Question>, sqlx::Error> {
     sqlx::query_as::<_, Question>(
         "SELECT * FROM task_questions WHERE task_id = $1 ORDER BY created_at, id",
     )

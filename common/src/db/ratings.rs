@@ -59,7 +59,7 @@ pub struct TagReputation {
 /// approved tasks, grouped by each of the task's own tags, best first.
 pub async fn reputation_by_tag(
     db: impl sqlx::PgExecutor<'_>,
-    agent_id: &str,
+    agent_id: &AgentId,
 ) -> Result<Vec<TagReputation>, sqlx::Error> {
     sqlx::query_as::<_, TagReputation>(
         "SELECT tag, round(avg(r.score)::numeric, 2)::float8 AS avg_rating, count(*) AS count

@@ -1,5 +1,6 @@
 //! The `reports` table: agents flagging tasks for the operators.
 
+use crate::ids::{AgentId, TaskId};
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
@@ -18,8 +19,8 @@ pub struct Report {
 pub async fn insert(
     db: impl PgExecutor<'_>,
     id: &str,
-    task_id: &str,
-    reporter_id: &str,
+    task_id: &TaskId,
+    reporter_id: &AgentId,
     reason: &str,
 ) -> Result<Option<Report>, sqlx::Error> {
     sqlx::query_as::<_, Report>(

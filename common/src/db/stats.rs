@@ -1,5 +1,6 @@
 //! The earnings dashboard of `GET /v1/me/stats`, read from the ledger and tasks.
 
+use crate::ids::AgentId;
 use sqlx::PgExecutor;
 
 /// Money and work totals of one agent.
@@ -32,7 +33,7 @@ impl Totals {
 }
 
 /// The totals of one agent, in one statement.
-pub async fn totals(db: impl PgExecutor<'_>, agent_id: &str) -> Result<Totals, sqlx::Error> {
+pub async fn totals(db: impl PgExecutor<'_>, agent_id: &AgentId) -> Result<Totals, sqlx::Error> {
     sqlx::query_as::<_, Totals>(
         "WITH pay AS (
             SELECT COALESCE(sum(amount), 0)::bigint AS total_earned,
@@ -75,7 +76,7 @@ pub struct TagEarnings {
 /// The agent's approved work grouped by each task's own tags, best paid first.
 pub async fn by_tag(
     db: impl PgExecutor<'_>,
-    agent_id: &str,
+    agent_id: &AgentId,
 ) -> Result<Vec<TagEarnings>, sqlx::Error> {
     sqlx::query_as::<_, TagEarnings>(
         "SELECT tag, count(DISTINCT t.id) AS count, COALESCE(sum(l.amount), 0)::bigint AS earned

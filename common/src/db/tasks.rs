@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
 use crate::{
-    domain::{MatchStatus, SystemTaskType, TaskStatus},
+    domain::{Credits, MatchStatus, SystemTaskType, TaskStatus},
     ids::{AgentId, TaskId},
 };
 
@@ -18,8 +18,8 @@ pub struct Task {
     pub context: Option<String>,
     pub result: Option<String>,
     pub status: TaskStatus,
-    pub max_credits: i64,
-    pub credits_charged: Option<i64>,
+    pub max_credits: Credits,
+    pub credits_charged: Option<Credits>,
     pub tags: Vec<String>,
     pub extracted_tags: Vec<String>,
     pub escrowed: bool,
@@ -75,17 +75,17 @@ pub struct ListedTask {
 /// Fields of a new task.
 #[derive(Debug)]
 pub struct NewTask<'a> {
-    pub id: &'a str,
-    pub poster_id: &'a str,
+    pub id: &'a TaskId,
+    pub poster_id: &'a AgentId,
     pub need: &'a str,
     pub context: Option<&'a str>,
-    pub max_credits: i64,
+    pub max_credits: Credits,
     pub tags: &'a [String],
     pub escrowed: bool,
     pub private: bool,
     pub system_task_type: Option<SystemTaskType>,
-    pub parent_task_id: Option<&'a str>,
-    pub target_agent_id: Option<&'a str>,
+    pub parent_task_id: Option<&'a TaskId>,
+    pub target_agent_id: Option<&'a AgentId>,
     pub match_status: Option<MatchStatus>,
     pub match_timeout_seconds: i64,
     pub deadline_minutes: Option<i64>,
@@ -130,7 +130,7 @@ pub async fn insert(conn: &mut PgConnection, task: &NewTask<'_>) -> Result<Task,
 }
 
 /// A task by id.
-pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<Task>, sqlx::Error> {
+pub async fn get(db: impl PgExecutor<'_>, id: &TaskId) -> Result<Option<Task>, sqlx::Error> {
     sqlx::query_as::<_, Task>("SELECT * FROM tasks WHERE id = $1")
         .bind(id)
         .fetch_optional(db)
@@ -140,8 +140,8 @@ pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<Task>, sqlx
 /// Adds a match row (idempotent).
 pub async fn insert_match(
     conn: &mut PgConnection,
-    task_id: &str,
-    agent_id: &str,
+    task_id: &TaskId,
+    agent_id: &AgentId,
     rank: i32,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -160,8 +160,8 @@ pub async fn insert_match(
 /// Agents holding a match row for a task.
 pub async fn matched_agents(
     db: impl PgExecutor<'_>,
-    task_id: &str,
-) -> Result<Vec<String>, sqlx::Error> {
+    task_id: &TaskId,
+) -> Result<Vec<AgentId>, sqlx::Error> {
     sqlx::query_scalar("SELECT agent_id FROM task_matches WHERE task_id = $1 ORDER BY rank")
         .bind(task_id)
         .fetch_all(db)
@@ -307,7 +307,7 @@ fn pick_fast() -> String {
 /// The parameters of the claim statements: worker $1, capability tags $2,
 /// filter tags $3, search pattern $4, infra $5, default claim timeout $6.
 struct Claimant<'a> {
-    worker_id: &'a str,
+    worker_id: &'a AgentId,
     capability_tags: &'a [String],
     filter: &'a PoolFilter,
     infra: bool,
@@ -350,7 +350,7 @@ async fn claim_picked(
 /// try the index-bounded statement first (same choice, see [`pick_fast`]).
 pub async fn claim_next(
     conn: &mut PgConnection,
-    worker_id: &str,
+    worker_id: &AgentId,
     capability_tags: &[String],
     filter: &PoolFilter,
     infra: bool,
@@ -376,8 +376,8 @@ pub async fn claim_next(
 /// not claimable any more (someone else won the race).
 pub async fn claim_specific(
     conn: &mut PgConnection,
-    task_id: &str,
-    worker_id: &str,
+    task_id: &TaskId,
+    worker_id: &AgentId,
     default_claim_timeout_minutes: i64,
 ) -> Result<Option<ListedTask>, sqlx::Error> {
     sqlx::query_as::<_, ListedTask>(
@@ -403,8 +403,8 @@ pub async fn claim_specific(
 /// Whether the agent worked a system task whose parent is this task.
 pub async fn did_system_work_on(
     db: impl PgExecutor<'_>,
-    task_id: &str,
-    agent_id: &str,
+    task_id: &TaskId,
+    agent_id: &AgentId,
 ) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM tasks WHERE parent_task_id = $1 AND worker_id = $2)",
@@ -419,7 +419,7 @@ pub async fn did_system_work_on(
 /// rank, then tag overlap, then age), with the total count.
 pub async fn browse(
     db: impl PgExecutor<'_>,
-    worker_id: &str,
+    worker_id: &AgentId,
     capability_tags: &[String],
     filter: &PoolFilter,
     limit: i64,
@@ -470,7 +470,7 @@ pub enum Role {
 /// One page of an agent's regular tasks, newest first, with the total count.
 pub async fn mine(
     db: impl PgExecutor<'_>,
-    agent_id: &str,
+    agent_id: &AgentId,
     role: Role,
     status: Option<TaskStatus>,
     limit: i64,
@@ -511,7 +511,7 @@ pub async fn deliver(
     task_id: &TaskId,
     worker_id: &AgentId,
     result: &str,
-    credits_claimed: Option<i64>,
+    credits_claimed: Option<Credits>,
     default_review_timeout_minutes: i64,
 ) -> Result<Option<Task>, sqlx::Error> {
     sqlx::query_as::<_, Task>(
@@ -616,7 +616,10 @@ pub async fn cancel(
 }
 
 /// Credits paid for the match_agents work done on a task (0 without any).
-pub async fn paid_matching(db: impl PgExecutor<'_>, task_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn paid_matching(
+    db: impl PgExecutor<'_>,
+    task_id: &TaskId,
+) -> Result<Credits, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT COALESCE(sum(credits_charged), 0)::bigint FROM tasks
          WHERE parent_task_id = $1 AND system_task_type = 'match_agents' AND status = 'approved'",
@@ -629,7 +632,7 @@ pub async fn paid_matching(db: impl PgExecutor<'_>, task_id: &str) -> Result<i64
 /// Cancels the still-open system tasks working on a task (nothing was escrowed).
 pub async fn cancel_open_children(
     conn: &mut PgConnection,
-    parent_id: &str,
+    parent_id: &TaskId,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "UPDATE tasks SET status = 'cancelled'

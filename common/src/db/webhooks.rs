@@ -1,6 +1,7 @@
 //! The `webhook_deliveries` and `webhook_attempts` tables: a durable queue of
 //! webhook POSTs polled with `SKIP LOCKED`, and the record of every attempt.
 
+use crate::ids::{AgentId, TaskId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgExecutor, PgPool};
@@ -63,10 +64,10 @@ pub struct DeliverySummary {
 /// (redelivered events change nothing). True when a row was written.
 pub async fn enqueue(
     db: impl PgExecutor<'_>,
-    agent_id: &str,
+    agent_id: &AgentId,
     event_id: i64,
     event_type: &str,
-    task_id: Option<&str>,
+    task_id: Option<&TaskId>,
     body: &str,
     traceparent: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
@@ -149,7 +150,7 @@ pub async fn record(
 /// The agent's most recent deliveries, newest first, with their attempts.
 pub async fn recent_for_agent(
     db: impl PgExecutor<'_>,
-    agent_id: &str,
+    agent_id: &AgentId,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<DeliverySummary>, sqlx::Error> {
@@ -173,7 +174,10 @@ pub async fn recent_for_agent(
 }
 
 /// Number of the agent's deliveries.
-pub async fn count_for_agent(db: impl PgExecutor<'_>, agent_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn count_for_agent(
+    db: impl PgExecutor<'_>,
+    agent_id: &AgentId,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE agent_id = $1")
         .bind(agent_id)
         .fetch_one(db)

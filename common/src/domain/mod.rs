@@ -8,4 +8,5 @@ pub mod trust;
 pub mod validate;
 
 pub use events::EventType;
+pub use money::Credits;
 pub use status::{MatchStatus, SystemTaskType, TaskStatus};

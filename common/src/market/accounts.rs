@@ -10,8 +10,9 @@ use crate::{
         ledger::{self, Kind},
         outbox, tasks,
     },
-    domain::{EventType, MatchStatus, validate},
-    ids, webhook_url,
+    domain::{Credits, EventType, MatchStatus, validate},
+    ids::{self, AgentId, TaskId},
+    webhook_url,
 };
 
 /// What a new agent sends.
@@ -27,10 +28,10 @@ pub struct RegistrationInput {
 /// A new agent and its key, shown once.
 #[derive(Debug)]
 pub struct Registration {
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub api_key: String,
-    pub credits: i64,
-    pub welcome_task_id: Option<String>,
+    pub credits: Credits,
+    pub welcome_task_id: Option<TaskId>,
 }
 
 const WELCOME_NEED: &str = "Welcome aboard! Your first task: say hello. Deliver a few sentences \
@@ -57,7 +58,7 @@ impl Market {
             .map(|u| webhook_url::validate(u, self.config.webhook_allow_private))
             .transpose()?;
 
-        let agent_id = ids::new_id("ag");
+        let agent_id = AgentId::generate();
         let api_key = ids::new_api_key();
         let key_hash = ids::hash_api_key(&api_key);
         let mut tx = self.pool.begin().await?;
@@ -77,7 +78,7 @@ impl Market {
         ledger::record(
             &mut tx,
             &agent_id,
-            self.config.initial_credits,
+            Credits::new(self.config.initial_credits),
             "signup_bonus",
             Kind::Grant,
             None,
@@ -102,7 +103,7 @@ impl Market {
         Ok(Registration {
             agent_id,
             api_key,
-            credits: self.config.initial_credits,
+            credits: Credits::new(self.config.initial_credits),
             welcome_task_id,
         })
     }
@@ -112,11 +113,11 @@ impl Market {
     async fn post_welcome_task(
         &self,
         tx: &mut sqlx::PgConnection,
-        agent_id: &str,
-    ) -> Result<Option<String>> {
+        agent_id: &AgentId,
+    ) -> Result<Option<TaskId>> {
         let platform = &self.config.platform_agent_id;
-        let credits = self.config.welcome_task_credits;
-        let task_id = ids::new_id("tk");
+        let credits = Credits::new(self.config.welcome_task_credits);
+        let task_id = TaskId::generate();
         let tags = vec!["onboarding".to_string(), "welcome".to_string()];
         tasks::insert(
             tx,
@@ -201,11 +202,10 @@ impl Market {
         if !agents::replace_key_hash(&mut *tx, &agent.id, &old_hash, &new_hash).await? {
             return Err(Error::Unauthorized("Invalid API key".into()));
         }
-        outbox::enqueue_event(
+        outbox::enqueue_agent_event(
             &mut tx,
             &agent.id,
             EventType::KeyRotated,
-            "",
             json!({ "old_key": ids::key_fingerprint(&old_hash) }),
         )
         .await?;
@@ -215,13 +215,13 @@ impl Market {
     }
 
     /// Admin: mints `amount` credits for an agent.
-    pub async fn grant(&self, agent_id: &str, amount: i64, reason: &str) -> Result<()> {
-        if amount < 1 {
+    pub async fn grant(&self, agent_id: &AgentId, amount: Credits, reason: &str) -> Result<()> {
+        if amount < Credits::new(1) {
             return Err(Error::bad_request(
                 "Invalid request body: amount must be at least 1",
             ));
         }
-        validate::int_range("amount", amount, 1, validate::MAX_GRANT)?;
+        validate::int_range("amount", amount.get(), 1, validate::MAX_GRANT)?;
         validate::max_chars("reason", reason, validate::MAX_REASON)?;
         let mut tx = self.pool.begin().await?;
         if agents::get(&mut *tx, agent_id).await?.is_none() {
@@ -236,7 +236,7 @@ impl Market {
     /// Admin: approves (or revokes) an agent for system tasks. Only approved
     /// agents that also accept them get system tasks, which show other
     /// posters' needs, context and results.
-    pub async fn approve_infra(&self, agent_id: &str, approved: bool) -> Result<Agent> {
+    pub async fn approve_infra(&self, agent_id: &AgentId, approved: bool) -> Result<Agent> {
         agents::set_infra_approved(&self.pool, agent_id, approved)
             .await?
             .ok_or_else(|| Error::not_found("Agent not found"))
@@ -247,7 +247,7 @@ impl Market {
     /// open streams when it sees it (its key is refused from then on).
     pub async fn suspend(
         &self,
-        agent_id: &str,
+        agent_id: &AgentId,
         suspended: bool,
         reason: Option<&str>,
     ) -> Result<Agent> {
@@ -259,11 +259,10 @@ impl Market {
             .await?
             .ok_or_else(|| Error::not_found("Agent not found"))?;
         if suspended {
-            outbox::enqueue_event(
+            outbox::enqueue_agent_event(
                 &mut tx,
                 agent_id,
                 EventType::AgentSuspended,
-                "",
                 json!({ "reason": reason }),
             )
             .await?;

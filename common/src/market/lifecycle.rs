@@ -15,8 +15,8 @@ use crate::{
         tasks::{self, Task},
         trust,
     },
-    domain::{EventType, MatchStatus, TaskStatus, money, validate},
-    ids::{self, AgentId, TaskId},
+    domain::{Credits, EventType, MatchStatus, TaskStatus, money, validate},
+    ids::{AgentId, TaskId},
     metrics,
 };
 
@@ -46,7 +46,7 @@ const DEFAULT_MAX_CREDITS: i64 = 50;
 const MAX_TIMEOUT_MINUTES: i64 = 1440;
 
 impl CreateTaskInput {
-    fn validate(&self) -> Result<(String, i64)> {
+    fn validate(&self) -> Result<(String, Credits)> {
         let need = match self.need.as_deref() {
             None => return Err(Error::bad_request("Missing 'need' field")),
             Some(n) if n.trim().is_empty() => {
@@ -74,7 +74,7 @@ impl CreateTaskInput {
         if let Some(m) = self.claim_timeout_minutes {
             validate::int_range("claim_timeout_minutes", m, 1, MAX_TIMEOUT_MINUTES)?;
         }
-        Ok((need.to_string(), max_credits))
+        Ok((need.to_string(), Credits::new(max_credits)))
     }
 }
 
@@ -84,9 +84,9 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 impl Market {
     /// Posts a task and takes its budget into escrow; 402 when the balance is short.
-    pub async fn create_task(&self, poster_id: &str, input: CreateTaskInput) -> Result<Task> {
+    pub async fn create_task(&self, poster_id: &AgentId, input: CreateTaskInput) -> Result<Task> {
         let (need, max_credits) = input.validate()?;
-        let task_id = ids::new_id("tk");
+        let task_id = TaskId::generate();
         let mut tx = self.pool.begin().await?;
         let task = tasks::insert(
             &mut tx,
@@ -161,7 +161,7 @@ impl Market {
             task_id,
             worker_id,
             &result,
-            credits_claimed,
+            credits_claimed.map(Credits::new),
             self.config.default_review_timeout_minutes,
         )
         .await?;
@@ -372,13 +372,13 @@ impl Market {
 pub async fn refund_escrow(
     conn: &mut PgConnection,
     config: &Config,
-    task_id: &str,
-    poster_id: &str,
-    max_credits: i64,
+    task_id: &TaskId,
+    poster_id: &AgentId,
+    max_credits: Credits,
 ) -> Result<()> {
     let matching = tasks::paid_matching(&mut *conn, task_id)
         .await?
-        .clamp(0, max_credits);
+        .clamp(Credits::ZERO, max_credits);
     if max_credits > matching {
         ledger::record(
             conn,
@@ -390,7 +390,7 @@ pub async fn refund_escrow(
         )
         .await?;
     }
-    if matching > 0 {
+    if matching > Credits::ZERO {
         ledger::record(
             conn,
             &config.platform_agent_id,
@@ -424,7 +424,7 @@ pub async fn approve_in(
 /// fee: a transfer, so no credits are minted.
 pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Task) -> Result<()> {
     let worker = task.worker()?;
-    let charged = task.credits_charged.unwrap_or(0);
+    let charged = task.credits_charged.unwrap_or_default();
     if task.escrowed {
         let split = money::settle(task.max_credits, charged, config.platform_fee_percent);
         ledger::record(
@@ -436,7 +436,7 @@ pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Ta
             Some(&task.id),
         )
         .await?;
-        if split.fee > 0 {
+        if split.fee > Credits::ZERO {
             ledger::record(
                 conn,
                 &config.platform_agent_id,
@@ -447,7 +447,7 @@ pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Ta
             )
             .await?;
         }
-        if split.refund > 0 {
+        if split.refund > Credits::ZERO {
             ledger::record(
                 conn,
                 &task.poster_id,

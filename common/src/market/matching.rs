@@ -19,8 +19,8 @@ use crate::{
         matching::{self, Candidate, NewSystemTask},
         tasks::{self, Task},
     },
-    domain::SystemTaskType,
-    ids,
+    domain::{Credits, SystemTaskType},
+    ids::{AgentId, TaskId},
 };
 
 /// Agents the built-in matcher keeps per task.
@@ -55,7 +55,7 @@ pub enum MatchOutcome {
     /// A match_agents system task was posted for infra agents.
     SystemTaskSpawned,
     /// The built-in matcher matched these agents, best first.
-    Matched(Vec<String>),
+    Matched(Vec<AgentId>),
     /// Nobody fits: the task is open to everyone.
     Broadcast,
 }
@@ -64,7 +64,7 @@ impl Market {
     /// Routes a newly created task once: a match_agents system task when infra
     /// agents exist, otherwise the built-in matcher (≤5 match rows, or broadcast).
     #[tracing::instrument(skip(self))]
-    pub async fn handle_task_created(&self, task_id: &str) -> Result<MatchOutcome> {
+    pub async fn handle_task_created(&self, task_id: &TaskId) -> Result<MatchOutcome> {
         let mut tx = self.pool.begin().await?;
         let Some(task) = matching::lock_unrouted(&mut tx, task_id).await? else {
             return Ok(MatchOutcome::AlreadyHandled);
@@ -79,12 +79,12 @@ impl Market {
             let spawned = matching::insert_system_task(
                 &mut tx,
                 &NewSystemTask {
-                    id: &ids::new_id("tk"),
+                    id: &TaskId::generate(),
                     platform_id: platform,
                     kind: SystemTaskType::MatchAgents,
                     need: &need,
                     context: None,
-                    credits: self.config.match_credits,
+                    credits: Credits::new(self.config.match_credits),
                     parent_task_id: Some(&task.id),
                     target_agent_id: None,
                     expire_hours: self.config.task_expire_hours,
@@ -116,7 +116,7 @@ impl Market {
     /// infra agents exist and the agent is not one; an empty good_at clears the
     /// tags instead. Returns whether a system task was posted.
     #[tracing::instrument(skip(self))]
-    pub async fn handle_profile_changed(&self, agent_id: &str) -> Result<bool> {
+    pub async fn handle_profile_changed(&self, agent_id: &AgentId) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         // Serialises concurrent handlers for the same agent.
         let Some(agent) = matching::lock_agent(&mut tx, agent_id).await? else {
@@ -141,12 +141,12 @@ impl Market {
         let spawned = matching::insert_system_task(
             &mut tx,
             &NewSystemTask {
-                id: &ids::new_id("tk"),
+                id: &TaskId::generate(),
                 platform_id: platform,
                 kind: SystemTaskType::ExtractCapabilities,
                 need: &need,
                 context: Some(&json!({ "target_agent_id": agent.id }).to_string()),
-                credits: self.config.capability_extract_credits,
+                credits: Credits::new(self.config.capability_extract_credits),
                 parent_task_id: None,
                 target_agent_id: Some(&agent.id),
                 expire_hours: self.config.task_expire_hours,
@@ -177,8 +177,8 @@ impl Market {
 async fn route(
     conn: &mut PgConnection,
     config: &Config,
-    task_id: &str,
-    ranked: &[String],
+    task_id: &TaskId,
+    ranked: &[AgentId],
     extracted_tags: Option<&[String]>,
 ) -> Result<bool> {
     let applied = matching::set_routed(
@@ -211,12 +211,12 @@ pub(super) async fn spawn_verification(
     matching::insert_system_task(
         conn,
         &NewSystemTask {
-            id: &ids::new_id("tk"),
+            id: &TaskId::generate(),
             platform_id: &config.platform_agent_id,
             kind: SystemTaskType::VerifyCompletion,
             need: &verify_prompt(task),
             context: None,
-            credits: config.verify_credits,
+            credits: Credits::new(config.verify_credits),
             parent_task_id: Some(&task.id),
             target_agent_id: None,
             expire_hours: config.task_expire_hours,
@@ -254,7 +254,10 @@ async fn apply_match(
     task: &Task,
     body: &Value,
 ) -> Result<()> {
-    let ranked = string_list(body, "ranked_agents")?;
+    let ranked: Vec<AgentId> = string_list(body, "ranked_agents")?
+        .into_iter()
+        .map(AgentId::from)
+        .collect();
     let tags = match body.get("extracted_tags") {
         None | Some(Value::Null) => None,
         Some(_) => Some(normalize_tags(
@@ -263,7 +266,7 @@ async fn apply_match(
         )?),
     };
     let mut seen = HashSet::new();
-    let ranked: Vec<String> = ranked
+    let ranked: Vec<AgentId> = ranked
         .into_iter()
         .filter(|id| seen.insert(id.clone()))
         .take(MAX_RANKED)
@@ -272,10 +275,14 @@ async fn apply_match(
     if !unknown.is_empty() {
         return Err(Error::bad_request(format!(
             "Invalid match result: unknown agent ids {}",
-            unknown.join(", ")
+            unknown
+                .iter()
+                .map(AgentId::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
-    let Some(parent_id) = task.parent_task_id.as_deref() else {
+    let Some(parent_id) = task.parent_task_id.as_ref() else {
         return Ok(());
     };
     // Lock the parent, so the match timeout cannot interleave.
@@ -285,7 +292,7 @@ async fn apply_match(
     // Nobody can work on their own task, on one they did system work for, or while suspended.
     let suspended = matching::suspended_agents(&mut *conn, &ranked).await?;
     let worker = task.worker()?;
-    let ranked: Vec<String> = ranked
+    let ranked: Vec<AgentId> = ranked
         .into_iter()
         .filter(|id| *id != parent.poster_id && id != worker && !suspended.contains(id))
         .collect();
@@ -308,7 +315,7 @@ async fn apply_verification(conn: &mut PgConnection, task: &Task, body: &Value) 
             ));
         }
     };
-    if let Some(parent) = task.parent_task_id.as_deref() {
+    if let Some(parent) = task.parent_task_id.as_ref() {
         let verdict = json!({ "meets_requirements": passed, "explanation": explanation });
         matching::record_verification(conn, parent, passed, &verdict.to_string()).await?;
     }
@@ -321,7 +328,7 @@ async fn apply_extraction(
     task: &Task,
     body: &Value,
 ) -> Result<()> {
-    let Some(target) = task.target_agent_id.as_deref() else {
+    let Some(target) = task.target_agent_id.as_ref() else {
         return Ok(());
     };
     match body.get("agent_id") {
@@ -407,7 +414,7 @@ pub fn keywords(text: &str) -> HashSet<String> {
 /// The built-in ranking: `2 × tag overlap + keyword overlap`, and only agents
 /// with some overlap qualify; reputation (×0.5) then decides among them, so a
 /// well-rated agent is not matched to work it never claimed to do.
-pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<String> {
+pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<AgentId> {
     let task_tags: HashSet<String> = task
         .tags
         .iter()
@@ -416,7 +423,7 @@ pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<String> {
         .collect();
     let mut task_words = keywords(&task.need);
     task_words.extend(task_tags.iter().flat_map(|t| keywords(t)));
-    let mut scored: Vec<(f64, &str)> = candidates
+    let mut scored: Vec<(f64, &AgentId)> = candidates
         .iter()
         .filter_map(|c| {
             let tag_overlap = c
@@ -426,7 +433,7 @@ pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<String> {
                 .count();
             let word_overlap = keywords(&c.good_at).intersection(&task_words).count();
             let relevance = 2 * tag_overlap + word_overlap;
-            (relevance > 0).then_some((relevance as f64 + 0.5 * c.reputation, c.id.as_str()))
+            (relevance > 0).then_some((relevance as f64 + 0.5 * c.reputation, &c.id))
         })
         .collect();
     // Stable sort: ties keep the candidates' order (reputation, then age).
@@ -434,7 +441,7 @@ pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<String> {
     scored
         .into_iter()
         .take(BUILTIN_TOP)
-        .map(|(_, id)| id.to_string())
+        .map(|(_, id)| id.clone())
         .collect()
 }
 
@@ -480,7 +487,7 @@ fn verify_prompt(task: &Task) -> String {
     prompt
 }
 
-fn extract_prompt(agent_id: &str, good_at: &str) -> String {
+fn extract_prompt(agent_id: &AgentId, good_at: &str) -> String {
     format!(
         "Turn this agent's description of its skills into short capability tags.\n\n\
          Agent: {agent_id}\nDescription: {good_at}\n\n\

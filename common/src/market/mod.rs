@@ -1,6 +1,8 @@
 //! The marketplace's commands. Each runs in one transaction: state, credits,
 //! ledger rows and outbox events happen whole or not at all.
 
+use crate::ids::{AgentId, TaskId};
+
 mod accounts;
 mod lifecycle;
 mod matching;
@@ -56,7 +58,7 @@ impl Market {
 /// Whether `agent_id` may know that `task` exists: its poster, its worker,
 /// or anyone while it is open in the pool. Everyone else gets the same 404
 /// as for a task that does not exist, from every route.
-pub fn visible_to(task: &Task, agent_id: &str) -> bool {
+pub fn visible_to(task: &Task, agent_id: &AgentId) -> bool {
     task.poster_id == agent_id
         || task.worker_id.as_deref() == Some(agent_id)
         || (task.status == TaskStatus::Posted && !task.is_system)
@@ -67,8 +69,8 @@ pub fn visible_to(task: &Task, agent_id: &str) -> bool {
 /// it, otherwise what `explain` says about its state.
 async fn refusal(
     pool: &PgPool,
-    task_id: &str,
-    agent_id: &str,
+    task_id: &TaskId,
+    agent_id: &AgentId,
     explain: impl FnOnce(&Task) -> Error,
 ) -> Error {
     match crate::db::tasks::get(pool, task_id).await {

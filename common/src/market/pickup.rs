@@ -3,6 +3,7 @@
 use chrono::SecondsFormat;
 
 use super::Market;
+use crate::ids::TaskId;
 use crate::{
     Error, Result,
     db::{
@@ -96,7 +97,7 @@ impl Market {
     }
 
     /// Claims one specific task (matched to someone else or not).
-    pub async fn pickup_specific(&self, agent: &Agent, task_id: &str) -> Result<ListedTask> {
+    pub async fn pickup_specific(&self, agent: &Agent, task_id: &TaskId) -> Result<ListedTask> {
         let task = tasks::get(&self.pool, task_id)
             .await?
             .ok_or_else(Error::task_not_found)?;

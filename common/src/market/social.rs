@@ -31,14 +31,18 @@ pub struct PosterRating {
     pub feedback: Option<String>,
 }
 
-async fn existing_task(conn: impl sqlx::PgExecutor<'_>, task_id: &str) -> Result<Task> {
+async fn existing_task(conn: impl sqlx::PgExecutor<'_>, task_id: &TaskId) -> Result<Task> {
     tasks::get(conn, task_id)
         .await?
         .ok_or_else(Error::task_not_found)
 }
 
 /// The task, if `agent_id` may see it; the same 404 as a missing task otherwise.
-async fn seen_task(conn: impl sqlx::PgExecutor<'_>, task_id: &str, agent_id: &str) -> Result<Task> {
+async fn seen_task(
+    conn: impl sqlx::PgExecutor<'_>,
+    task_id: &TaskId,
+    agent_id: &AgentId,
+) -> Result<Task> {
     let task = existing_task(conn, task_id).await?;
     if !super::visible_to(&task, agent_id) {
         return Err(Error::task_not_found());
@@ -46,7 +50,7 @@ async fn seen_task(conn: impl sqlx::PgExecutor<'_>, task_id: &str, agent_id: &st
     Ok(task)
 }
 
-fn is_party(task: &Task, agent_id: &str) -> bool {
+fn is_party(task: &Task, agent_id: &AgentId) -> bool {
     task.poster_id == agent_id || task.worker_id.as_deref() == Some(agent_id)
 }
 
@@ -55,8 +59,8 @@ impl Market {
     /// worker's trust in the poster up for 3 or more, down below.
     pub async fn rate_poster(
         &self,
-        worker_id: &str,
-        task_id: &str,
+        worker_id: &AgentId,
+        task_id: &TaskId,
         rating: Option<i64>,
         feedback: Option<String>,
     ) -> Result<PosterRating> {
@@ -113,8 +117,8 @@ impl Market {
     /// Everyone else gets the same 404 as for a task that does not exist.
     pub async fn report(
         &self,
-        reporter_id: &str,
-        task_id: &str,
+        reporter_id: &AgentId,
+        task_id: &TaskId,
         reason: Option<String>,
     ) -> Result<Report> {
         let reason = validate::required_text("reason", reason.as_deref(), validate::MAX_REASON)
@@ -140,8 +144,8 @@ impl Market {
     /// most five unanswered per task). The poster gets a `task_question` event.
     pub async fn ask_question(
         &self,
-        asker_id: &str,
-        task_id: &str,
+        asker_id: &AgentId,
+        task_id: &TaskId,
         question: Option<String>,
     ) -> Result<Question> {
         let question =
@@ -181,8 +185,8 @@ impl Market {
     /// asker gets a `question_answered` event.
     pub async fn answer_question(
         &self,
-        poster_id: &str,
-        task_id: &str,
+        poster_id: &AgentId,
+        task_id: &TaskId,
         question_id: &str,
         answer: Option<String>,
     ) -> Result<Question> {
@@ -215,7 +219,7 @@ impl Market {
     }
 
     /// Every question of an existing task (readable by any agent).
-    pub async fn questions(&self, task_id: &str) -> Result<Vec<Question>> {
+    pub async fn questions(&self, task_id: &TaskId) -> Result<Vec<Question>> {
         existing_task(&self.pool, task_id).await?;
         Ok(questions::list(&self.pool, task_id).await?)
     }
@@ -225,8 +229,8 @@ impl Market {
     /// checked before status, so outsiders learn nothing about the task.
     pub async fn send_message(
         &self,
-        sender_id: &str,
-        task_id: &str,
+        sender_id: &AgentId,
+        task_id: &TaskId,
         message: Option<String>,
     ) -> Result<Message> {
         let message =
@@ -247,7 +251,7 @@ impl Market {
         let recipient = if task.poster_id == sender_id {
             task.worker()?
         } else {
-            task.poster_id.as_str()
+            &task.poster_id
         };
         outbox::enqueue_event(
             &mut tx,
@@ -263,7 +267,7 @@ impl Market {
     }
 
     /// The thread of a task, for its poster and current worker only.
-    pub async fn messages(&self, agent_id: &str, task_id: &str) -> Result<Vec<Message>> {
+    pub async fn messages(&self, agent_id: &AgentId, task_id: &TaskId) -> Result<Vec<Message>> {
         let task = seen_task(&self.pool, task_id, agent_id).await?;
         if !is_party(&task, agent_id) {
             return Err(Error::forbidden("Only poster or worker can view messages"));

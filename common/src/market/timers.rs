@@ -21,6 +21,7 @@ use crate::{
         idempotency, outbox, tasks, webhooks,
     },
     domain::EventType,
+    ids::TaskId,
 };
 
 /// One timed rule.
@@ -269,7 +270,7 @@ async fn settle_expired(
                 .await?;
         }
     }
-    let parents: Vec<String> = expired
+    let parents: Vec<TaskId> = expired
         .iter()
         .filter(|t| !t.is_system)
         .map(|t| t.id.clone())

@@ -85,8 +85,8 @@ impl From<&tasks::Task> for Task {
             need: t.need.clone(),
             context: t.context.clone(),
             result: t.result.clone(),
-            max_credits: t.max_credits,
-            credits_charged: t.credits_charged,
+            max_credits: t.max_credits.get(),
+            credits_charged: t.credits_charged.map(|c| c.get()),
             tags: tags(&t.tags),
             poster_id: t.poster_id.to_string(),
             worker_id: t.worker_id.clone().map(String::from),
@@ -135,7 +135,7 @@ impl From<&tasks::Task> for TaskCreated {
             task_id: t.id.to_string(),
             status: t.status,
             need: t.need.clone(),
-            max_credits: t.max_credits,
+            max_credits: t.max_credits.get(),
             deadline: stamp(t.deadline),
         }
     }
@@ -178,7 +178,7 @@ impl From<&tasks::ListedTask> for PickedTask {
             poster_id: t.poster_id.to_string(),
             need: t.need.clone(),
             context: t.context.clone(),
-            max_credits: t.max_credits,
+            max_credits: t.max_credits.get(),
             tags: tags(&t.tags),
             created_at: Timestamp(t.created_at),
             poster_reputation: l.poster_reputation,
@@ -223,7 +223,7 @@ impl From<&tasks::ListedTask> for AvailableTask {
             task_id: t.id.to_string(),
             need: t.need.clone(),
             context: t.context.clone(),
-            max_credits: t.max_credits,
+            max_credits: t.max_credits.get(),
             tags: tags(&t.tags),
             created_at: Timestamp(t.created_at),
             poster_id: t.poster_id.to_string(),
@@ -284,7 +284,7 @@ impl From<&Agent> for Me {
         Self {
             id: a.id.to_string(),
             name: a.name.clone(),
-            credits: a.credits,
+            credits: a.credits.get(),
             reputation: a.reputation,
             rating_count: a.rating_count,
             tasks_posted: a.tasks_posted,
@@ -313,7 +313,7 @@ impl From<&ledger::Entry> for LedgerEntry {
     fn from(e: &ledger::Entry) -> Self {
         Self {
             id: e.id.clone(),
-            amount: e.amount,
+            amount: e.amount.get(),
             reason: e.reason.clone(),
             task_id: e.task_id.clone(),
             created_at: Timestamp(e.created_at),
@@ -404,8 +404,8 @@ impl From<&questions::Question> for Question {
     fn from(q: &questions::Question) -> Self {
         Self {
             id: q.id.clone(),
-            task_id: q.task_id.clone(),
-            asker_id: q.asker_id.clone(),
+            task_id: q.task_id.to_string(),
+            asker_id: q.asker_id.to_string(),
             question: q.question.clone(),
             answer: q.answer.clone(),
             created_at: Timestamp(q.created_at),
@@ -435,8 +435,8 @@ impl From<&messages::Message> for Message {
     fn from(m: &messages::Message) -> Self {
         Self {
             id: m.id.clone(),
-            task_id: m.task_id.clone(),
-            sender_id: m.sender_id.clone(),
+            task_id: m.task_id.to_string(),
+            sender_id: m.sender_id.to_string(),
             message: m.message.clone(),
             created_at: Timestamp(m.created_at),
         }

@@ -11,6 +11,7 @@ use pinchwork_common::{
     bus::Bus,
     db::tasks::{self, Task},
     domain::{EventType, TaskStatus},
+    ids::{AgentId, TaskId},
     market::Market,
     telemetry,
 };
@@ -18,7 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 /// Subscribes (core NATS) to the events of `agent_id`: those of one type, or
 /// all of them. Done before the state it watches can change, so no event is missed.
-pub async fn subscribe(bus: &Bus, agent_id: &str, event: Option<EventType>) -> Result<Subscriber> {
+pub async fn subscribe(
+    bus: &Bus,
+    agent_id: &AgentId,
+    event: Option<EventType>,
+) -> Result<Subscriber> {
     let subject = match event {
         Some(event) => bus.layout.agent_event(agent_id, event.as_str()),
         None => bus.layout.agent_events(agent_id),
@@ -78,7 +83,7 @@ pub async fn next_about(
 pub async fn until_delivered(
     market: &Market,
     mut deliveries: Subscriber,
-    task_id: &str,
+    task_id: &TaskId,
     timeout: Duration,
     shutdown: &CancellationToken,
 ) -> Result<Task> {

@@ -58,7 +58,9 @@ async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
         .expect("stream");
     let consumer = stream
         .create_consumer(OrderedConfig {
-            filter_subject: bus.layout.agent_event(&poster.id, "task_delivered"),
+            filter_subject: bus
+                .layout
+                .agent_event(&poster.id.as_str().into(), "task_delivered"),
             deliver_policy: DeliverPolicy::All,
             ..Default::default()
         })

@@ -13,7 +13,12 @@ use std::{
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use futures::StreamExt;
-use pinchwork_common::{bus::Bus, market::Market, metrics, telemetry};
+use pinchwork_common::{
+    bus::Bus,
+    ids::{AgentId, TaskId},
+    market::Market,
+    metrics, telemetry,
+};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -29,9 +34,9 @@ const RETRY_DELAY: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// A regular task was created.
-    TaskCreated { task_id: String },
+    TaskCreated { task_id: TaskId },
     /// An agent's good_at was set or changed.
-    ProfileChanged { agent_id: String },
+    ProfileChanged { agent_id: AgentId },
 }
 
 impl Command {
@@ -39,8 +44,8 @@ impl Command {
     pub fn decode(subject: &str, payload: &[u8]) -> Option<Self> {
         #[derive(Deserialize)]
         struct Body {
-            task_id: Option<String>,
-            agent_id: Option<String>,
+            task_id: Option<TaskId>,
+            agent_id: Option<AgentId>,
         }
         let body: Body = serde_json::from_slice(payload).ok()?;
         match subject.rsplit('.').next()? {

@@ -24,7 +24,7 @@ pub async fn events(State(state): State<RelayState>, headers: HeaderMap) -> Resp
     // The key authenticated above, named by its fingerprint.
     let key = http::agent_key(&headers).unwrap_or_default();
     let fingerprint = ids::key_fingerprint(&ids::hash_api_key(key));
-    let Some(events) = stream::open(&state, agent.id.into(), &fingerprint, last_seen) else {
+    let Some(events) = stream::open(&state, agent.id, &fingerprint, last_seen) else {
         return http::json_error(&Error::TooManyRequests {
             message: format!(
                 "Too many open event streams (at most {} per agent)",

@@ -6,7 +6,7 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use axum::response::sse::Event;
 use futures::{Stream, StreamExt};
-use pinchwork_common::bus::Bus;
+use pinchwork_common::{bus::Bus, ids::AgentId};
 use tokio::sync::mpsc;
 
 use crate::{Hub, RelayState, SseEvent};
@@ -14,7 +14,7 @@ use crate::{Hub, RelayState, SseEvent};
 /// Unregisters the connection from the hub when the response body is dropped.
 struct Registration {
     hub: Arc<Hub>,
-    agent: String,
+    agent: AgentId,
     id: u64,
 }
 
@@ -39,7 +39,7 @@ struct Conn {
 /// the new stream is refused, the open ones keep running.
 pub fn open(
     state: &RelayState,
-    agent: String,
+    agent: AgentId,
     key: &str,
     last_seen: Option<u64>,
 ) -> Option<impl Stream<Item = Result<Event, Infallible>> + use<>> {
@@ -87,15 +87,15 @@ async fn next_event(conn: &mut Conn) -> Option<Arc<SseEvent>> {
 
 /// Sends `agent`'s stored events after sequence `after` into `tx`, stopping
 /// once the consumer reports nothing pending.
-async fn replay(bus: Bus, agent: String, after: u64, tx: mpsc::Sender<SseEvent>) {
+async fn replay(bus: Bus, agent: AgentId, after: u64, tx: mpsc::Sender<SseEvent>) {
     if let Err(err) = replay_inner(&bus, &agent, after, &tx).await {
-        tracing::warn!(error = %err, agent, "SSE replay failed");
+        tracing::warn!(error = %err, %agent, "SSE replay failed");
     }
 }
 
 async fn replay_inner(
     bus: &Bus,
-    agent: &str,
+    agent: &AgentId,
     after: u64,
     tx: &mpsc::Sender<SseEvent>,
 ) -> anyhow::Result<()> {

@@ -35,7 +35,7 @@ async fn start() -> Relay {
         cluster,
         base,
         key: agent.api_key,
-        agent_id: agent.agent_id,
+        agent_id: agent.agent_id.to_string(),
     }
 }
 

@@ -70,9 +70,9 @@ async fn message_event(pool: &PgPool, to: &Agent, n: i64) {
     let mut tx = pool.begin().await.expect("begin");
     outbox::enqueue_event(
         &mut tx,
-        &to.id,
+        &to.id.as_str().into(),
         EventType::TaskMessage,
-        "tk-x",
+        &"tk-x".into(),
         json!({ "n": n }),
     )
     .await

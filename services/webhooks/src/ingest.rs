@@ -9,6 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 use pinchwork_common::{
     bus::Bus,
     db::{agents, webhooks},
+    ids::{AgentId, TaskId},
     metrics, telemetry,
 };
 use serde_json::{Value, json};
@@ -107,7 +108,8 @@ async fn store(pool: &PgPool, bus: &Bus, msg: &Message) -> anyhow::Result<bool> 
         tracing::warn!(subject = %msg.subject, "dropping an unreadable event");
         return Ok(false);
     };
-    let Some(agent) = agents::get(pool, recipient).await? else {
+    let recipient = AgentId::from(recipient);
+    let Some(agent) = agents::get(pool, &recipient).await? else {
         return Ok(false);
     };
     // A suspended agent's webhooks stop (its events are still acked).
@@ -129,10 +131,10 @@ async fn store(pool: &PgPool, bus: &Bus, msg: &Message) -> anyhow::Result<bool> 
     .to_string();
     let written = webhooks::enqueue(
         pool,
-        recipient,
+        &recipient,
         event_id,
         event_type,
-        event["task_id"].as_str(),
+        event["task_id"].as_str().map(TaskId::from).as_ref(),
         &body,
         traceparent(msg).as_deref(),
     )

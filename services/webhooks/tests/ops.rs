@@ -14,9 +14,16 @@ use support::spawn_binary;
 /// Queues one event for `agent_id` (the api node's relay publishes it).
 async fn raise_event(cluster: &TestCluster, agent_id: &str) {
     let mut tx = cluster.pool.begin().await.expect("begin");
-    outbox::enqueue_event(&mut tx, agent_id, EventType::TaskMessage, "tk-x", json!({}))
-        .await
-        .expect("enqueue");
+    let (agent_id, task_id) = (agent_id.into(), "tk-x".into());
+    outbox::enqueue_event(
+        &mut tx,
+        &agent_id,
+        EventType::TaskMessage,
+        &task_id,
+        json!({}),
+    )
+    .await
+    .expect("enqueue");
     tx.commit().await.expect("commit");
 }
 

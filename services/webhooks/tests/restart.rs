@@ -25,9 +25,9 @@ async fn kill_9_with_pending_deliveries_then_restart_delivers_every_event() {
     for n in 0..EVENTS {
         let id = outbox::enqueue_event(
             &mut tx,
-            &agent.id,
+            &agent.id.as_str().into(),
             EventType::TaskMessage,
-            "tk-x",
+            &"tk-x".into(),
             json!({ "n": n }),
         )
         .await

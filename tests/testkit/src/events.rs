@@ -3,6 +3,7 @@
 use pinchwork_common::{
     db::{outbox, tasks},
     domain::EventType,
+    ids::{AgentId, TaskId},
 };
 use serde_json::json;
 use sqlx::PgPool;
@@ -36,7 +37,11 @@ pub async fn raise_every_event(
 
     let cancelled = api.post_task(poster, "never mind", 5).await;
     let mut tx = pool.begin().await.expect("begin");
-    tasks::insert_match(&mut tx, &cancelled, &worker.id, 1)
+    let (cancelled_id, worker_id) = (
+        TaskId::from(cancelled.as_str()),
+        AgentId::from(worker.id.as_str()),
+    );
+    tasks::insert_match(&mut tx, &cancelled_id, &worker_id, 1)
         .await
         .expect("match row");
     tx.commit().await.expect("commit");
@@ -57,9 +62,9 @@ pub async fn raise_every_event(
     for (recipient, event) in direct {
         outbox::enqueue_event(
             &mut tx,
-            recipient,
+            &AgentId::from(recipient.as_str()),
             event,
-            &task,
+            &TaskId::from(task.as_str()),
             json!({ "note": "direct" }),
         )
         .await

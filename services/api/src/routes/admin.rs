@@ -1,6 +1,7 @@
 //! The admin API (Bearer `PINCHWORK_ADMIN_KEY`).
 
 use axum::extract::State;
+use pinchwork_common::{domain::Credits, ids::AgentId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -13,9 +14,10 @@ use crate::{
     views::{self, ErrorBody},
 };
 
-fn required_agent_id(agent_id: Option<String>) -> ApiResult<String> {
+fn required_agent_id(agent_id: Option<String>) -> ApiResult<AgentId> {
     agent_id
         .filter(|id| !id.is_empty())
+        .map(AgentId::from)
         .ok_or_else(|| ApiError::bad_request("Missing required field: agent_id"))
 }
 
@@ -56,10 +58,13 @@ pub async fn grant(
         .reason
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "admin_grant".into());
-    state.market.grant(&agent_id, amount, &reason).await?;
+    state
+        .market
+        .grant(&agent_id, Credits::new(amount), &reason)
+        .await?;
     Ok(Reply::ok(views::GrantResult {
         granted: amount,
-        agent_id,
+        agent_id: agent_id.into(),
         reason,
     }))
 }

@@ -67,10 +67,10 @@ pub async fn register(
     };
     let reg = state.market.register(input).await?;
     Ok(Reply::created(views::Registered {
-        agent_id: reg.agent_id,
+        agent_id: reg.agent_id.into(),
         api_key: reg.api_key,
-        credits: reg.credits,
-        welcome_task_id: reg.welcome_task_id,
+        credits: reg.credits.get(),
+        welcome_task_id: reg.welcome_task_id.map(String::from),
         message: WELCOME.into(),
     }))
 }
@@ -156,8 +156,8 @@ pub async fn credits(
     }
     let escrowed = ledger::escrowed_by(pool, &agent.id).await?;
     Ok(Reply::ok(views::Credits {
-        balance: agent.credits,
-        escrowed,
+        balance: agent.credits.get(),
+        escrowed: escrowed.get(),
         total,
         ledger: views::list(&entries),
     }))

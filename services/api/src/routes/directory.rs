@@ -9,6 +9,7 @@ use pinchwork_common::{
         ratings,
     },
     domain::validate,
+    ids::AgentId,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -114,7 +115,7 @@ pub async fn search(
               (status = 404, description = "Agent not found", body = ErrorBody)))]
 pub async fn profile(
     State(state): State<AppState>,
-    Path(agent_id): Path<String>,
+    Path(agent_id): Path<AgentId>,
 ) -> ApiResult<Reply> {
     let pool = &state.market.pool;
     let agent = profiles::get(pool, &agent_id)

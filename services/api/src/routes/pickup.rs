@@ -5,7 +5,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use pinchwork_common::db::tasks::ListedTask;
+use pinchwork_common::{db::tasks::ListedTask, ids::TaskId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -113,7 +113,7 @@ pub async fn batch(
 pub async fn specific(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
 ) -> ApiResult<Reply> {
     Ok(picked_reply(
         &state.market.pickup_specific(&agent, &task_id).await?,

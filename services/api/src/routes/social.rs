@@ -1,6 +1,7 @@
 //! Ratings of posters, reports, questions before pickup and messages during work.
 
 use axum::extract::{Path, State};
+use pinchwork_common::ids::TaskId;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -38,7 +39,7 @@ pub struct RateRequest {
 pub async fn rate(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     body: Body<RateRequest>,
 ) -> ApiResult<Reply> {
     let feedback = body.or_text(&body.fields.feedback);
@@ -74,7 +75,7 @@ pub struct ReportRequest {
 pub async fn report(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     body: Body<ReportRequest>,
 ) -> ApiResult<Reply> {
     let reason = body.or_text(&body.fields.reason);
@@ -98,7 +99,7 @@ pub async fn report(
 pub async fn questions(
     State(state): State<AppState>,
     CurrentAgent(_agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
 ) -> ApiResult<Reply> {
     let list = state.market.questions(&task_id).await?;
     Ok(Reply::ok(views::QuestionList {
@@ -128,7 +129,7 @@ pub struct QuestionRequest {
 pub async fn ask(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     body: Body<QuestionRequest>,
 ) -> ApiResult<Reply> {
     let question = body.or_text(&body.fields.question);
@@ -162,7 +163,7 @@ pub struct AnswerRequest {
 pub async fn answer(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path((task_id, question_id)): Path<(String, String)>,
+    Path((task_id, question_id)): Path<(TaskId, String)>,
     body: Body<AnswerRequest>,
 ) -> ApiResult<Reply> {
     let answer = body.or_text(&body.fields.answer);
@@ -184,7 +185,7 @@ pub async fn answer(
 pub async fn messages(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
 ) -> ApiResult<Reply> {
     let list = state.market.messages(&agent.id, &task_id).await?;
     Ok(Reply::ok(views::MessageList {
@@ -214,7 +215,7 @@ pub struct MessageRequest {
 pub async fn send_message(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     body: Body<MessageRequest>,
 ) -> ApiResult<Reply> {
     let message = body.or_text(&body.fields.message);

@@ -12,7 +12,8 @@ use axum::{
 };
 use pinchwork_common::{
     db::{self, agents::Agent, console, ledger, messages, questions, rate_limits, tasks::Task},
-    domain::TaskStatus,
+    domain::{Credits, TaskStatus},
+    ids::{AgentId, TaskId},
 };
 use serde::Deserialize;
 
@@ -247,7 +248,7 @@ impl From<&Agent> for AgentLine {
         Self {
             id: a.id.to_string(),
             name: a.name.clone(),
-            credits: a.credits,
+            credits: a.credits.get(),
             reputation: format!("{:.2}", a.reputation),
             suspended: a.suspended,
             created: when(&a.created_at),
@@ -340,7 +341,7 @@ pub async fn agent(
     State(state): State<AppState>,
     operator: Operator,
     headers: HeaderMap,
-    Path(agent_id): Path<String>,
+    Path(agent_id): Path<AgentId>,
     Query(done): Query<Done>,
 ) -> WebResult {
     let session = signed_in!(operator, headers);
@@ -356,12 +357,12 @@ pub async fn agent(
         csrf: session.csrf,
         flash: flash(done.done.as_deref()),
         created: when(&agent.created_at),
-        escrow,
+        escrow: escrow.get(),
         ledger_total,
         ledger: entries
             .iter()
             .map(|e| LedgerLine {
-                amount: e.amount,
+                amount: e.amount.get(),
                 reason: e.reason.clone(),
                 task_id: e.task_id.clone().unwrap_or_default(),
                 at: when(&e.created_at),
@@ -384,7 +385,7 @@ pub struct SuspendForm {
 pub async fn suspend(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
-    Path(agent_id): Path<String>,
+    Path(agent_id): Path<AgentId>,
     Form(form): Form<SuspendForm>,
 ) -> WebResult {
     session.check_csrf(form.csrf.as_deref())?;
@@ -422,7 +423,7 @@ pub struct GrantForm {
 pub async fn grant(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
-    Path(agent_id): Path<String>,
+    Path(agent_id): Path<AgentId>,
     Form(form): Form<GrantForm>,
 ) -> WebResult {
     session.check_csrf(form.csrf.as_deref())?;
@@ -437,7 +438,10 @@ pub async fn grant(
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "admin_grant".into());
-    state.market.grant(&agent_id, amount, &reason).await?;
+    state
+        .market
+        .grant(&agent_id, Credits::new(amount), &reason)
+        .await?;
     Ok(Redirect::to(&format!("/admin/agents/{agent_id}?done=granted")).into_response())
 }
 
@@ -469,7 +473,7 @@ impl From<&Task> for TaskLine {
                 .system_task_type
                 .map_or_else(|| "regular".into(), |k| k.as_str().to_string()),
             tags: t.tags.join(", "),
-            credits: t.max_credits,
+            credits: t.max_credits.get(),
             poster_id: t.poster_id.to_string(),
             created: when(&t.created_at),
         }
@@ -542,7 +546,7 @@ pub async fn task(
     State(state): State<AppState>,
     operator: Operator,
     headers: HeaderMap,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
 ) -> WebResult {
     let session = signed_in!(operator, headers);
     let pool = &state.market.pool;
@@ -564,7 +568,7 @@ pub async fn task(
         messages: thread
             .into_iter()
             .map(|m| Line {
-                who: m.sender_id,
+                who: m.sender_id.into(),
                 text: m.message,
                 at: when(&m.created_at),
             })
@@ -574,7 +578,7 @@ pub async fn task(
             .map(|q| {
                 (
                     Line {
-                        who: q.asker_id,
+                        who: q.asker_id.into(),
                         text: q.question,
                         at: when(&q.created_at),
                     },
@@ -588,7 +592,7 @@ pub async fn task(
                 (
                     agent,
                     LedgerLine {
-                        amount: e.amount,
+                        amount: e.amount.get(),
                         reason: e.reason,
                         task_id: String::new(),
                         at: when(&e.created_at),
@@ -668,14 +672,14 @@ pub async fn webhooks(
     let session = signed_in!(operator, headers);
     let agent = filter
         .agent
-        .map(|a| a.trim().to_string())
+        .map(|a| AgentId::from(a.trim()))
         .filter(|a| !a.is_empty());
-    let failed = console::failed_deliveries(&state.market.pool, agent.as_deref(), 200).await?;
+    let failed = console::failed_deliveries(&state.market.pool, agent.as_ref(), 200).await?;
     Ok(render(&WebhooksPage {
         title: "Failed webhooks — Pinchwork console",
         csrf: session.csrf,
         flash: flash(filter.done.as_deref()),
-        agent: agent.unwrap_or_default(),
+        agent: agent.map(String::from).unwrap_or_default(),
         deliveries: failed.iter().map(DeliveryLine::from).collect(),
     }))
 }

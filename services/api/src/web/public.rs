@@ -21,6 +21,7 @@ use pinchwork_common::{
         ratings,
     },
     domain::validate,
+    ids::{AgentId, TaskId},
 };
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -192,7 +193,7 @@ fn timeline(t: &PublicTask) -> Vec<Step> {
 
 /// `GET /human/tasks/{id}`: need, tags, budget, status and timeline; never
 /// the result, context, messages or questions. One query.
-pub async fn task(State(state): State<AppState>, Path(task_id): Path<String>) -> WebResult {
+pub async fn task(State(state): State<AppState>, Path(task_id): Path<TaskId>) -> WebResult {
     let task = public::task(
         &state.market.pool,
         &state.market.config.platform_agent_id,
@@ -310,13 +311,13 @@ struct AgentPage {
 }
 
 /// `GET /human/agents/{id}`: an agent's public profile and per-tag reputation.
-pub async fn agent(State(state): State<AppState>, Path(agent_id): Path<String>) -> WebResult {
+pub async fn agent(State(state): State<AppState>, Path(agent_id): Path<AgentId>) -> WebResult {
     let pool = &state.market.pool;
     let agent = profiles::get(pool, &agent_id)
         .await?
         .filter(|a| a.id != state.market.config.platform_agent_id)
         .ok_or_else(|| WebError::NotFound("No such agent.".into()))?;
-    let by_tag = ratings::reputation_by_tag(pool, &agent.id).await?;
+    let by_tag = ratings::reputation_by_tag(pool, &agent_id).await?;
     Ok(render(&AgentPage {
         title: format!("{} — Pinchwork agent", agent.name),
         since: when(&agent.created_at),

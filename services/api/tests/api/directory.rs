@@ -107,7 +107,11 @@ async fn search_filters_sorts_and_pages() {
     // The platform agent is never listed; everyone else is.
     let all = app.get("/v1/agents?limit=100", None).await.expect(200);
     assert_eq!(all.body["total"], 4);
-    assert!(!all.body.to_string().contains(&app.config.platform_agent_id));
+    assert!(
+        !all.body
+            .to_string()
+            .contains(app.config.platform_agent_id.as_str())
+    );
     assert!(all.body.to_string().contains(&idle.id));
 
     for bad in [

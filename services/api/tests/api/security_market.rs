@@ -67,7 +67,10 @@ async fn opting_in_alone_shows_no_one_else_s_tasks() {
         .unwrap()
         .to_string();
     assert_ne!(
-        market(&app).handle_task_created(&task).await.unwrap(),
+        market(&app)
+            .handle_task_created(&task.as_str().into())
+            .await
+            .unwrap(),
         MatchOutcome::SystemTaskSpawned,
         "no approved infra agent: the built-in matcher routes"
     );
@@ -104,7 +107,10 @@ async fn private_tasks_never_reach_approved_infra_agents() {
         .expect(200);
     assert_eq!(shown.body["private"], true);
     assert_ne!(
-        market(&app).handle_task_created(&task).await.unwrap(),
+        market(&app)
+            .handle_task_created(&task.as_str().into())
+            .await
+            .unwrap(),
         MatchOutcome::SystemTaskSpawned
     );
     app.pickup(&worker, &task).await.expect(200);
@@ -117,7 +123,10 @@ async fn private_tasks_never_reach_approved_infra_agents() {
     // The same task without `private` goes to the approved infra agent.
     let open = app.post_task(&poster, "Audit in the open", 10).await;
     assert_eq!(
-        market(&app).handle_task_created(&open).await.unwrap(),
+        market(&app)
+            .handle_task_created(&open.as_str().into())
+            .await
+            .unwrap(),
         MatchOutcome::SystemTaskSpawned
     );
     assert_eq!(
@@ -136,7 +145,10 @@ async fn system_work_is_paid_by_the_platform_and_cancelling_repays_it() {
     let platform_before = platform_balance(&app).await;
     for i in 0..3 {
         let task = app.post_task(&poster, &format!("Job {i}"), 10).await;
-        market(&app).handle_task_created(&task).await.unwrap();
+        market(&app)
+            .handle_task_created(&task.as_str().into())
+            .await
+            .unwrap();
         let matching = pickup_next(&app, &infra).await;
         assert_eq!(matching["system_task_type"], "match_agents");
         app.deliver(

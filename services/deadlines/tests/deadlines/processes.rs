@@ -7,7 +7,11 @@ use std::{
     time::Duration,
 };
 
-use pinchwork_common::market::{CreateTaskInput, Market, RegistrationInput};
+use pinchwork_common::{
+    domain::Credits,
+    ids::AgentId,
+    market::{CreateTaskInput, Market, RegistrationInput},
+};
 use pinchwork_testkit::{assert_conservation, fresh_database, nats_prefix, test_config};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
@@ -29,7 +33,7 @@ fn start_deadlines(url: &str, batch: &str) -> Child {
 }
 
 /// A market over a fresh database, a rich poster and a worker.
-async fn market_with_agents() -> (String, Market, String, String) {
+async fn market_with_agents() -> (String, Market, AgentId, AgentId) {
     let url = fresh_database().await;
     let flags = [
         "--welcome-task-enabled",
@@ -43,13 +47,13 @@ async fn market_with_agents() -> (String, Market, String, String) {
     let poster = register(&market, "poster").await;
     let worker = register(&market, "worker").await;
     market
-        .grant(&poster, 100_000, "admin_grant")
+        .grant(&poster, Credits::new(100_000), "admin_grant")
         .await
         .expect("grant");
     (url, market, poster, worker)
 }
 
-async fn register(market: &Market, name: &str) -> String {
+async fn register(market: &Market, name: &str) -> AgentId {
     market
         .register(RegistrationInput {
             name: Some(name.into()),
@@ -61,12 +65,12 @@ async fn register(market: &Market, name: &str) -> String {
 }
 
 /// Posts `n` tasks (escrow taken through the real create command).
-async fn post_tasks(market: &Market, poster: &str, n: usize) -> Vec<String> {
+async fn post_tasks(market: &Market, poster: &AgentId, n: usize) -> Vec<String> {
     let mut set = JoinSet::new();
     let per_job = n / 8;
     for job in 0..8 {
         let market = market.clone();
-        let poster = poster.to_string();
+        let poster = poster.clone();
         let count = if job == 7 { n - per_job * 7 } else { per_job };
         set.spawn(async move {
             let mut ids = Vec::with_capacity(count);

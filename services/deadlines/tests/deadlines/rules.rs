@@ -3,8 +3,8 @@
 
 use pinchwork_common::{
     db::tasks::{self, NewTask},
-    domain::{MatchStatus, SystemTaskType},
-    ids,
+    domain::{Credits, MatchStatus, SystemTaskType},
+    ids::TaskId,
 };
 use pinchwork_testkit::Agent;
 use serde_json::json;
@@ -31,21 +31,22 @@ async fn claimed_task(
 
 /// Inserts a posted system task of `kind` (nothing escrowed), as the matcher would.
 async fn system_task(app: &TestApp, kind: SystemTaskType, parent: Option<&str>) -> String {
-    let id = ids::new_id("tk");
+    let id = TaskId::generate();
+    let parent = parent.map(TaskId::from);
     let mut conn = app.pool.acquire().await.expect("connection");
     tasks::insert(
         &mut conn,
         &NewTask {
             id: &id,
-            poster_id: "ag-platform",
+            poster_id: &"ag-platform".into(),
             need: "system work",
             context: None,
-            max_credits: 3,
+            max_credits: Credits::new(3),
             tags: &[],
             escrowed: false,
             private: false,
             system_task_type: Some(kind),
-            parent_task_id: parent,
+            parent_task_id: parent.as_ref(),
             target_agent_id: None,
             match_status: None,
             match_timeout_seconds: 120,
@@ -57,7 +58,7 @@ async fn system_task(app: &TestApp, kind: SystemTaskType, parent: Option<&str>) 
     )
     .await
     .expect("insert system task");
-    id
+    id.into_string()
 }
 
 #[tokio::test]
@@ -202,9 +203,14 @@ async fn a_posted_task_past_its_deadline_expires_with_a_refund() {
         )
         .await;
     let mut conn = app.pool.acquire().await.expect("connection");
-    tasks::insert_match(&mut conn, &task, &matched.id, 0)
-        .await
-        .expect("match row");
+    tasks::insert_match(
+        &mut conn,
+        &task.as_str().into(),
+        &matched.id.as_str().into(),
+        0,
+    )
+    .await
+    .expect("match row");
     drop(conn);
     assert_eq!(app.balance(&poster).await, 85);
     let mut poster_sse = app.sse(&poster).await;
@@ -399,9 +405,14 @@ async fn a_closed_match_window_opens_the_task_to_everyone() {
     let matching = system_task(&app, SystemTaskType::MatchAgents, Some(&task)).await;
     // A match that names one agent: hidden from everyone else until the window closes.
     let mut conn = app.pool.acquire().await.expect("connection");
-    tasks::insert_match(&mut conn, &task, &chosen.id, 0)
-        .await
-        .expect("match row");
+    tasks::insert_match(
+        &mut conn,
+        &task.as_str().into(),
+        &chosen.id.as_str().into(),
+        0,
+    )
+    .await
+    .expect("match row");
     drop(conn);
     sqlx::query("UPDATE tasks SET match_status = $2 WHERE id = $1")
         .bind(&task)

@@ -19,11 +19,21 @@ async fn builtin_matcher_matches_only_relevant_agents() {
     let review = env
         .post_task(&poster, "Review this python code please", 10)
         .await;
-    let outcome = env.market.handle_task_created(&review).await.unwrap();
-    assert_eq!(outcome, MatchOutcome::Matched(vec![coder.id.clone()]));
+    let outcome = env
+        .market
+        .handle_task_created(&review.as_str().into())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        MatchOutcome::Matched(vec![coder.id.as_str().into()])
+    );
     // A second delivery of the same command changes nothing.
     assert_eq!(
-        env.market.handle_task_created(&review).await.unwrap(),
+        env.market
+            .handle_task_created(&review.as_str().into())
+            .await
+            .unwrap(),
         MatchOutcome::AlreadyHandled
     );
 
@@ -40,7 +50,10 @@ async fn builtin_matcher_matches_only_relevant_agents() {
     // Shared stop-words ("and", "a") are not a match.
     let song = env.post_task(&poster, "Write a poem and a song", 10).await;
     assert_eq!(
-        env.market.handle_task_created(&song).await.unwrap(),
+        env.market
+            .handle_task_created(&song.as_str().into())
+            .await
+            .unwrap(),
         MatchOutcome::Broadcast
     );
     let seen: Vec<_> = env.browse(&coder).await;
@@ -60,7 +73,10 @@ async fn no_candidate_means_broadcast_to_everyone() {
         .post_task(&poster, "Translate a letter to French", 5)
         .await;
     assert_eq!(
-        env.market.handle_task_created(&task).await.unwrap(),
+        env.market
+            .handle_task_created(&task.as_str().into())
+            .await
+            .unwrap(),
         MatchOutcome::Broadcast
     );
     assert_eq!(env.match_status(&task).await.as_deref(), Some("broadcast"));
@@ -76,7 +92,10 @@ async fn builtin_match_falls_back_to_broadcast_at_the_timeout() {
     let _coder = env.worker("coder", "rust compiler internals").await;
     let other = env.register("other").await;
     let task = env.post_task(&poster, "Explain rust lifetimes", 5).await;
-    env.market.handle_task_created(&task).await.unwrap();
+    env.market
+        .handle_task_created(&task.as_str().into())
+        .await
+        .unwrap();
     assert_eq!(env.match_status(&task).await.as_deref(), Some("matched"));
     assert!(env.browse(&other).await.is_empty());
 

@@ -24,11 +24,17 @@ async fn match_and_verify_tasks_flow_through_infra_agents_and_are_paid() {
         .post_task(&poster, "Audit this smart contract", 20)
         .await;
     assert_eq!(
-        env.market.handle_task_created(&task).await.unwrap(),
+        env.market
+            .handle_task_created(&task.as_str().into())
+            .await
+            .unwrap(),
         MatchOutcome::SystemTaskSpawned
     );
     assert_eq!(
-        env.market.handle_task_created(&task).await.unwrap(),
+        env.market
+            .handle_task_created(&task.as_str().into())
+            .await
+            .unwrap(),
         MatchOutcome::AlreadyHandled,
         "a redelivered command must not spawn a second match task"
     );
@@ -117,12 +123,18 @@ async fn an_infra_agent_never_verifies_its_own_delivery_or_matches_its_own_task(
     let poster = env.register("poster").await;
     // The infra agent posts: it must not get the match task of its own task.
     let own = env.post_task(&infra, "Summarise a paper", 5).await;
-    env.market.handle_task_created(&own).await.unwrap();
+    env.market
+        .handle_task_created(&own.as_str().into())
+        .await
+        .unwrap();
     assert!(env.pickup_next(&infra).await.is_null());
 
     // The infra agent works a task: it must not verify its own delivery.
     let task = env.post_task(&poster, "Summarise another paper", 5).await;
-    env.market.handle_task_created(&task).await.unwrap();
+    env.market
+        .handle_task_created(&task.as_str().into())
+        .await
+        .unwrap();
     let other_infra = env.infra("infra-2").await;
     for _ in 0..2 {
         let matching = env.pickup_next(&other_infra).await;
@@ -165,9 +177,17 @@ async fn extracted_capabilities_personalise_ordering() {
     )
     .await
     .expect(200);
-    assert!(env.market.handle_profile_changed(&worker.id).await.unwrap());
     assert!(
-        !env.market.handle_profile_changed(&worker.id).await.unwrap(),
+        env.market
+            .handle_profile_changed(&worker.id.as_str().into())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !env.market
+            .handle_profile_changed(&worker.id.as_str().into())
+            .await
+            .unwrap(),
         "a redelivered command must not spawn a second extraction"
     );
 
@@ -175,8 +195,14 @@ async fn extracted_capabilities_personalise_ordering() {
     let rust = env
         .post_tagged(&poster, "Fix a borrow error", &["rust"])
         .await;
-    env.market.handle_task_created(&general).await.unwrap();
-    env.market.handle_task_created(&rust).await.unwrap();
+    env.market
+        .handle_task_created(&general.as_str().into())
+        .await
+        .unwrap();
+    env.market
+        .handle_task_created(&rust.as_str().into())
+        .await
+        .unwrap();
 
     // Oldest system task first: the extraction.
     let extract = env.pickup_next(&infra).await;
@@ -215,8 +241,14 @@ async fn pending_matching_times_out_to_broadcast_and_late_results_are_ignored() 
     let worker = env.register("worker").await;
     let first = env.post_task(&poster, "Label some images", 5).await;
     let second = env.post_task(&poster, "Label more images", 5).await;
-    env.market.handle_task_created(&first).await.unwrap();
-    env.market.handle_task_created(&second).await.unwrap();
+    env.market
+        .handle_task_created(&first.as_str().into())
+        .await
+        .unwrap();
+    env.market
+        .handle_task_created(&second.as_str().into())
+        .await
+        .unwrap();
     // The infra agent claims one match task and sits on it.
     let late = env.pickup_next(&infra).await;
     let late_id = late["task_id"].as_str().unwrap().to_string();
