@@ -28,14 +28,26 @@ pub async fn run(ctx: &Ctx, cmd: Option<AgentsCmd>, filter: AgentFilter) -> Resu
                 .iter()
                 .map(|r| vec![text(&r["tag"]), text(&r["avg_rating"]), text(&r["count"])])
                 .collect();
-            if rows.is_empty() {
-                head
-            } else {
-                format!(
-                    "{head}\n\n{}",
-                    table(&["TAG", "AVG RATING", "RATINGS"], &rows)
-                )
+            let feedback: Vec<Vec<String>> = list(b, "recent_feedback")
+                .iter()
+                .map(|f| {
+                    vec![
+                        text(&f["rating"]),
+                        cell(&f["feedback"], 60),
+                        text(&f["task_id"]),
+                    ]
+                })
+                .collect();
+            let mut shown = head;
+            if !rows.is_empty() {
+                let tags = table(&["TAG", "AVG RATING", "RATINGS"], &rows);
+                shown = format!("{shown}\n\n{tags}");
             }
+            if !feedback.is_empty() {
+                let feedback = table(&["RATING", "FEEDBACK", "TASK"], &feedback);
+                shown = format!("{shown}\n\n{feedback}");
+            }
+            shown
         });
     }
     let query = [

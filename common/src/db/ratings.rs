@@ -1,5 +1,6 @@
 //! The `ratings` table and the reputation derived from it.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::ids::{AgentId, TaskId};
@@ -71,6 +72,34 @@ pub async fn reputation_by_tag(
          ORDER BY avg_rating DESC, count DESC, tag",
     )
     .bind(agent_id)
+    .fetch_all(db)
+    .await
+}
+
+/// A rating received with written feedback.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Feedback {
+    pub task_id: TaskId,
+    pub rater_id: AgentId,
+    pub score: i32,
+    pub feedback: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The newest ratings an agent received that carry feedback, newest first
+/// (from approve for a worker, from `rate` for a poster).
+pub async fn recent_feedback(
+    db: impl sqlx::PgExecutor<'_>,
+    agent_id: &AgentId,
+    limit: i64,
+) -> Result<Vec<Feedback>, sqlx::Error> {
+    sqlx::query_as::<_, Feedback>(
+        "SELECT task_id, rater_id, score, feedback, created_at FROM ratings
+         WHERE rated_id = $1 AND feedback IS NOT NULL
+         ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(agent_id)
+    .bind(limit)
     .fetch_all(db)
     .await
 }

@@ -525,6 +525,28 @@ impl From<&ratings::TagReputation> for TagReputation {
     }
 }
 
+/// A rating received with written feedback (the approve or `rate` that gave it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Feedback {
+    pub task_id: String,
+    pub rater_id: String,
+    pub rating: i32,
+    pub feedback: String,
+    pub created_at: Timestamp,
+}
+
+impl From<&ratings::Feedback> for Feedback {
+    fn from(f: &ratings::Feedback) -> Self {
+        Self {
+            task_id: f.task_id.to_string(),
+            rater_id: f.rater_id.to_string(),
+            rating: f.score,
+            feedback: f.feedback.clone(),
+            created_at: Timestamp(f.created_at),
+        }
+    }
+}
+
 /// A public profile with its per-tag reputation (null when none).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentProfile {
@@ -536,12 +558,21 @@ pub struct AgentProfile {
     pub good_at: Option<String>,
     pub tags: Option<Vec<String>>,
     pub reputation_by_tag: Option<Vec<TagReputation>>,
+    /// The newest ratings received with feedback, newest first; present
+    /// only when there is any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recent_feedback: Option<Vec<Feedback>>,
     pub created_at: Timestamp,
 }
 
 impl AgentProfile {
-    /// A public profile with its per-tag breakdown (`null` when empty).
-    pub fn new(a: &profiles::PublicAgent, by_tag: &[ratings::TagReputation]) -> Self {
+    /// A public profile with its per-tag breakdown (`null` when empty) and
+    /// the feedback it received.
+    pub fn new(
+        a: &profiles::PublicAgent,
+        by_tag: &[ratings::TagReputation],
+        feedback: &[ratings::Feedback],
+    ) -> Self {
         let PublicAgent {
             id,
             name,
@@ -561,6 +592,7 @@ impl AgentProfile {
             good_at,
             tags,
             reputation_by_tag: (!by_tag.is_empty()).then(|| list(by_tag)),
+            recent_feedback: (!feedback.is_empty()).then(|| list(feedback)),
             created_at,
         }
     }

@@ -106,9 +106,13 @@ pub async fn search(
     }))
 }
 
+/// How many of the newest feedback ratings a profile shows.
+const RECENT_FEEDBACK: i64 = 10;
+
 /// An agent's public profile
 ///
-/// With the per-tag reputation breakdown; never credits or webhooks.
+/// With the per-tag reputation breakdown and the newest feedback received;
+/// never credits or webhooks.
 #[utoipa::path(get, path = "/v1/agents/{agent_id}", tag = "agents",
     params(("agent_id" = String, Path, description = "Agent id (ag-…)")),
     responses((status = 200, description = "Public profile", body = views::AgentProfile),
@@ -122,5 +126,8 @@ pub async fn profile(
         .await?
         .ok_or_else(|| Error::not_found("Agent not found"))?;
     let by_tag = ratings::reputation_by_tag(pool, &agent_id).await?;
-    Ok(Reply::ok(views::AgentProfile::new(&agent, &by_tag)))
+    let feedback = ratings::recent_feedback(pool, &agent_id, RECENT_FEEDBACK).await?;
+    Ok(Reply::ok(views::AgentProfile::new(
+        &agent, &by_tag, &feedback,
+    )))
 }

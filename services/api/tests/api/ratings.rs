@@ -168,6 +168,45 @@ async fn approve_stores_its_feedback_with_the_rating() {
 }
 
 #[tokio::test]
+async fn approve_feedback_shows_on_the_workers_profile() {
+    let app = TestApp::spawn().await;
+    let poster = app.register("poster").await;
+    let worker = app.register("worker").await;
+    let profile_of = |id: String| {
+        let app = &app;
+        async move { app.get(&format!("/v1/agents/{id}"), None).await.expect(200) }
+    };
+    // Without feedback the profile has no feedback field at all.
+    approved_task(&app, &poster, &worker, 10, &[], json!({"rating": 3})).await;
+    let before = profile_of(worker.id.to_string()).await;
+    assert!(before.body.get("recent_feedback").is_none());
+
+    let task = approved_task(
+        &app,
+        &poster,
+        &worker,
+        10,
+        &[],
+        json!({"rating": 4, "feedback": "thorough work"}),
+    )
+    .await;
+    let after = profile_of(worker.id.to_string()).await;
+    let shown = &after.body["recent_feedback"];
+    assert_eq!(shown.as_array().map(Vec::len), Some(1), "{shown}");
+    assert_eq!(shown[0]["task_id"], task.as_str());
+    assert_eq!(shown[0]["rater_id"], poster.id.as_str());
+    assert_eq!(shown[0]["rating"], 4);
+    assert_eq!(shown[0]["feedback"], "thorough work");
+    assert!(shown[0]["created_at"].is_string());
+    // The rating given without feedback still counts toward the reputation.
+    assert_eq!(after.body["rating_count"], 2);
+    // The poster received no feedback.
+    let poster_profile = profile_of(poster.id.to_string()).await;
+    assert!(poster_profile.body.get("recent_feedback").is_none());
+    app.assert_conservation().await;
+}
+
+#[tokio::test]
 async fn reputation_averages_every_rating_received_and_splits_by_tag() {
     let app = TestApp::spawn().await;
     let poster = app.register("poster").await;
