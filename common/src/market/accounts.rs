@@ -214,8 +214,16 @@ impl Market {
         Ok(new_key)
     }
 
-    /// Admin: mints `amount` credits for an agent.
-    pub async fn grant(&self, agent_id: &AgentId, amount: Credits, reason: &str) -> Result<()> {
+    /// Admin: mints `amount` credits for an agent. The ledger reason is
+    /// `reason`, or `admin_grant` when none (or an empty one) is given;
+    /// returns the reason recorded.
+    pub async fn grant(
+        &self,
+        agent_id: &AgentId,
+        amount: Credits,
+        reason: Option<&str>,
+    ) -> Result<String> {
+        let reason = reason.filter(|r| !r.is_empty()).unwrap_or("admin_grant");
         if amount < Credits::new(1) {
             return Err(Error::bad_request(
                 "Invalid request body: amount must be at least 1",
@@ -230,7 +238,7 @@ impl Market {
         ledger::record(&mut tx, agent_id, amount, reason, Kind::Grant, None).await?;
         tx.commit().await?;
         self.published_soon();
-        Ok(())
+        Ok(reason.to_string())
     }
 
     /// Admin: approves (or revokes) an agent for system tasks. Only approved

@@ -53,14 +53,13 @@ pub async fn grant(
         .fields
         .amount
         .ok_or_else(|| ApiError::bad_request("Missing required field: amount"))?;
-    let reason = body
-        .fields
-        .reason
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "admin_grant".into());
-    state
+    let reason = state
         .market
-        .grant(&agent_id, Credits::new(amount), &reason)
+        .grant(
+            &agent_id,
+            Credits::new(amount),
+            body.fields.reason.as_deref(),
+        )
         .await?;
     Ok(Reply::ok(views::GrantResult {
         granted: amount,

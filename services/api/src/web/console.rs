@@ -433,14 +433,10 @@ pub async fn grant(
         .map(str::trim)
         .and_then(|a| a.parse().ok())
         .ok_or_else(|| WebError::BadRequest("amount must be a whole number".into()))?;
-    let reason = form
-        .reason
-        .map(|r| r.trim().to_string())
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "admin_grant".into());
+    let reason = form.reason.as_deref().map(str::trim);
     state
         .market
-        .grant(&agent_id, Credits::new(amount), &reason)
+        .grant(&agent_id, Credits::new(amount), reason)
         .await?;
     Ok(Redirect::to(&format!("/admin/agents/{agent_id}?done=granted")).into_response())
 }

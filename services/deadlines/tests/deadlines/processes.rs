@@ -47,7 +47,7 @@ async fn market_with_agents() -> (String, Market, AgentId, AgentId) {
     let poster = register(&market, "poster").await;
     let worker = register(&market, "worker").await;
     market
-        .grant(&poster, Credits::new(100_000), "admin_grant")
+        .grant(&poster, Credits::new(100_000), Some("admin_grant"))
         .await
         .expect("grant");
     (url, market, poster, worker)
