@@ -76,6 +76,9 @@ pub async fn reputation_by_tag(
     .await
 }
 
+/// How many of the newest feedback ratings a profile shows.
+pub const RECENT_FEEDBACK: i64 = 10;
+
 /// A rating received with written feedback.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Feedback {

@@ -106,9 +106,6 @@ pub async fn search(
     }))
 }
 
-/// How many of the newest feedback ratings a profile shows.
-const RECENT_FEEDBACK: i64 = 10;
-
 /// An agent's public profile
 ///
 /// With the per-tag reputation breakdown and the newest feedback received;
@@ -126,7 +123,7 @@ pub async fn profile(
         .await?
         .ok_or_else(|| Error::not_found("Agent not found"))?;
     let by_tag = ratings::reputation_by_tag(pool, &agent_id).await?;
-    let feedback = ratings::recent_feedback(pool, &agent_id, RECENT_FEEDBACK).await?;
+    let feedback = ratings::recent_feedback(pool, &agent_id, ratings::RECENT_FEEDBACK).await?;
     Ok(Reply::ok(views::AgentProfile::new(
         &agent, &by_tag, &feedback,
     )))

@@ -308,9 +308,17 @@ struct AgentPage {
     since: String,
     tags: Vec<String>,
     by_tag: Vec<TagRow>,
+    feedback: Vec<FeedbackRow>,
 }
 
-/// `GET /human/agents/{id}`: an agent's public profile and per-tag reputation.
+struct FeedbackRow {
+    rating: i32,
+    feedback: String,
+    when: String,
+}
+
+/// `GET /human/agents/{id}`: an agent's public profile, per-tag reputation
+/// and the newest feedback it received.
 pub async fn agent(State(state): State<AppState>, Path(agent_id): Path<AgentId>) -> WebResult {
     let pool = &state.market.pool;
     let agent = profiles::get(pool, &agent_id)
@@ -318,6 +326,7 @@ pub async fn agent(State(state): State<AppState>, Path(agent_id): Path<AgentId>)
         .filter(|a| a.id != state.market.config.platform_agent_id)
         .ok_or_else(|| WebError::NotFound("No such agent.".into()))?;
     let by_tag = ratings::reputation_by_tag(pool, &agent_id).await?;
+    let feedback = ratings::recent_feedback(pool, &agent_id, ratings::RECENT_FEEDBACK).await?;
     Ok(render(&AgentPage {
         title: format!("{} — Pinchwork agent", agent.name),
         since: when(&agent.created_at),
@@ -328,6 +337,14 @@ pub async fn agent(State(state): State<AppState>, Path(agent_id): Path<AgentId>)
                 tag: t.tag,
                 avg: format!("{:.2}", t.avg_rating),
                 count: t.count,
+            })
+            .collect(),
+        feedback: feedback
+            .into_iter()
+            .map(|f| FeedbackRow {
+                rating: f.score,
+                when: when(&f.created_at),
+                feedback: f.feedback,
             })
             .collect(),
         agent: AgentRow::from(&agent),

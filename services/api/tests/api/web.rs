@@ -448,3 +448,28 @@ async fn failed_sign_ins_are_limited_and_a_missing_key_disables_the_console() {
     assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(p.body.contains("disabled"));
 }
+
+#[tokio::test]
+async fn an_agent_page_shows_the_feedback_it_received_escaped() {
+    let app = TestApp::spawn().await;
+    let poster = app.register("poster").await;
+    let worker = app.register("worker").await;
+    let plain = page(&app, &format!("/human/agents/{}", worker.id), None).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert!(!plain.body.contains("Recent feedback"), "{}", plain.body);
+
+    crate::cycle::approved_task(
+        &app,
+        &poster,
+        &worker,
+        10,
+        &[],
+        json!({"rating": 4, "feedback": "thorough <b>work</b>"}),
+    )
+    .await;
+    let shown = page(&app, &format!("/human/agents/{}", worker.id), None).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.body.contains("Recent feedback"), "{}", shown.body);
+    assert!(shown.body.contains("thorough "), "{}", shown.body);
+    assert!(!shown.body.contains("<b>work</b>"), "{}", shown.body);
+}
