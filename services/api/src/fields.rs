@@ -6,7 +6,7 @@
 
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::{
     error::{ApiError, ApiResult},
@@ -33,15 +33,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
         let Payload { fields, text } = Payload::from_request(req, state).await?;
-        let fields = serde_path_to_error::deserialize(Value::Object(fields)).map_err(|err| {
-            ApiError::bad_request(format!(
-                "Invalid request body: {} {}",
-                err.path(),
-                err.inner()
-            ))
-        })?;
-        Ok(Self { fields, text })
+        Ok(Self {
+            fields: read(fields)?,
+            text,
+        })
     }
+}
+
+/// A parsed body's fields read into `T`; a field that does not fit is a 400
+/// naming it.
+pub(crate) fn read<T: DeserializeOwned>(fields: Map<String, Value>) -> ApiResult<T> {
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|err| {
+        ApiError::bad_request(format!(
+            "Invalid request body: {} {}",
+            err.path(),
+            err.inner()
+        ))
+    })
 }
 
 /// `deserialize_with` readers for lax fields; each treats `null` as absent

@@ -6,6 +6,8 @@ mod a2a;
 pub mod error;
 pub mod extract;
 mod fields;
+#[doc(hidden)]
+pub mod fuzzing;
 mod idempotency;
 mod input;
 mod mcp;
