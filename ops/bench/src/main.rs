@@ -1,7 +1,7 @@
 //! `pinchwork-bench`: measures a running cluster through its public HTTP API
 //! only — lifecycles, contended claims, webhook deliveries, SSE fan-out — and
 //! the database's own ceiling with pgbench, and prints one markdown report.
-//! The cluster must run with `PINCHWORK_RATE_LIMIT_ENABLED=false` (and
+//! The cluster must run with its rate limits raised or off (and
 //! `PINCHWORK_WEBHOOK_ALLOW_PRIVATE=true` for the webhook scenario).
 
 mod ceiling;

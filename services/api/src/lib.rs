@@ -39,6 +39,7 @@ fn start(rt: &Runtime) -> anyhow::Result<Component> {
         market: rt.market.clone(),
         bus: rt.bus()?,
         shutdown: rt.shutdown.clone(),
+        leases: Default::default(),
     };
     let (pool, stop) = (rt.pool().clone(), rt.shutdown.clone());
     let publisher = outbox_relay::run(

@@ -2,8 +2,19 @@
 //! cluster. A request counts against the agent its API key proves; a request
 //! without a valid key counts against its client address, and so do
 //! registration and the admin API always (an invented key buys no new bucket).
+//!
+//! A node does not write the shared counter for every request: it leases a
+//! share of the window's limit at once ([`lease_size`]: 1% of it, at least
+//! one hit, so small limits are counted hit by hit) and spends it from memory
+//! until the share or the window runs out. The cluster never admits more than
+//! the limit; it may refuse up to one unspent share per node early.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{ConnectInfo, Request, State},
@@ -126,6 +137,55 @@ pub(crate) fn client_ip(
     )
 }
 
+/// Hits of a bucket's current window leased by this node and not spent yet.
+#[derive(Debug, Default)]
+pub struct Leases(Mutex<HashMap<String, Lease>>);
+
+#[derive(Debug)]
+struct Lease {
+    left: u32,
+    window_ends: Instant,
+}
+
+/// Leases held before expired ones are swept from memory.
+const LEASES_BEFORE_SWEEP: usize = 10_000;
+
+impl Leases {
+    /// Spends one leased hit of `bucket`, if this node holds one.
+    fn take(&self, bucket: &str) -> bool {
+        let mut leases = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match leases.get_mut(bucket) {
+            Some(lease) if lease.left > 0 && Instant::now() < lease.window_ends => {
+                lease.left -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps `left` leased hits of `bucket` until the window ends.
+    fn keep(&self, bucket: String, left: u32, window_ends: Instant) {
+        let mut leases = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if leases.len() >= LEASES_BEFORE_SWEEP {
+            let now = Instant::now();
+            leases.retain(|_, lease| lease.window_ends > now);
+        }
+        match leases.get_mut(&bucket) {
+            // Two requests leased at once: keep both shares.
+            Some(lease) if Instant::now() < lease.window_ends => lease.left += left,
+            _ => {
+                leases.insert(bucket, Lease { left, window_ends });
+            }
+        }
+    }
+}
+
+/// Hits a node leases from the shared counter at once: 1% of the limit (at
+/// most 10,000), at least one.
+pub fn lease_size(limit: u32) -> u32 {
+    (limit / 100).clamp(1, 10_000)
+}
+
 /// Counts one call of `class` by `who` (`agent:<id>` or `ip:<address>`);
 /// a 429 once over the limit.
 pub async fn check(state: &AppState, class: Class, who: &str) -> Result<(), ApiError> {
@@ -134,9 +194,20 @@ pub async fn check(state: &AppState, class: Class, who: &str) -> Result<(), ApiE
     }
     let limit = class.limit(state);
     let bucket = format!("{}:{who}", class.name());
-    let (hits, retry_after) =
-        rate_limits::hit(&state.market.pool, &bucket, limit.window.as_secs() as i64).await?;
-    if hits <= i64::from(limit.count) {
+    if state.leases.take(&bucket) {
+        return Ok(());
+    }
+    let size = lease_size(limit.count);
+    let window = limit.window.as_secs() as i64;
+    let (hits, retry_after) = rate_limits::hit(&state.market.pool, &bucket, window, size).await?;
+    // The counter holds every hit leased in this window, this lease included.
+    let before = hits - i64::from(size);
+    let granted = (i64::from(limit.count) - before).clamp(0, i64::from(size));
+    if granted > 1 {
+        let ends = Instant::now() + Duration::from_secs(retry_after.max(1) as u64);
+        state.leases.keep(bucket, (granted - 1) as u32, ends);
+    }
+    if granted > 0 {
         return Ok(());
     }
     Err(ApiError(Error::TooManyRequests {

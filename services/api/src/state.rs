@@ -12,4 +12,6 @@ pub struct AppState {
     /// Cancelled at shutdown: `wait` long-polls then answer at once, so the
     /// graceful shutdown does not sit out their timeouts.
     pub shutdown: CancellationToken,
+    /// Rate-limit hits this node leased from the shared counters.
+    pub leases: std::sync::Arc<crate::rate_limit::Leases>,
 }

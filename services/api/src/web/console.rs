@@ -130,7 +130,7 @@ pub async fn sign_in(
     }
     let given = form.admin_key.unwrap_or_default();
     if !session::same_secret(given.trim(), expected) {
-        rate_limits::hit(pool, &bucket, SIGN_IN_WINDOW_SECS).await?;
+        rate_limits::hit(pool, &bucket, SIGN_IN_WINDOW_SECS, 1).await?;
         tracing::warn!("console sign-in with a wrong admin key");
         return Ok(sign_in_form(
             &headers,

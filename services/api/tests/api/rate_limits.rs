@@ -75,3 +75,55 @@ async fn limits_can_be_switched_off() {
             .expect(201);
     }
 }
+
+#[tokio::test]
+async fn large_limits_are_leased_in_shares_and_never_exceeded() {
+    // 300 a day: each node leases 3 hits of the shared counter at a time.
+    let app = TestApp::builder()
+        .api_nodes(2)
+        .config(&[
+            "--rate-limit-enabled",
+            "true",
+            "--rate-limit-read",
+            "300/day",
+        ])
+        .start()
+        .await;
+    let second = &app.api_nodes[1];
+    let agent = app.register("reader").await;
+    let counted = || async {
+        sqlx::query_scalar::<_, i32>("SELECT hits FROM rate_limits WHERE bucket = $1")
+            .bind(format!("read:agent:{}", agent.id))
+            .fetch_one(&app.pool)
+            .await
+            .expect("the read bucket")
+    };
+    // The first request on a node leases 3 hits in one write; the next two
+    // spend them without touching the counter.
+    for _ in 0..3 {
+        assert_eq!(
+            app.client
+                .get("/v1/me/credits", Some(&agent.key))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(counted().await, 3);
+    }
+    // Alternating nodes until both are refused: exactly the limit is admitted.
+    let mut admitted = 3;
+    for i in 0..320 {
+        let node = if i % 2 == 0 { &app.client } else { second };
+        match node
+            .get("/v1/me/credits", Some(&agent.key))
+            .await
+            .status
+            .as_u16()
+        {
+            200 => admitted += 1,
+            429 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(admitted, 300);
+}
