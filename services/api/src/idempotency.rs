@@ -234,12 +234,23 @@ impl Derived {
 /// Middleware of the state-changing POST routes (`routes::table`).
 pub async fn layer(
     State((state, scope)): State<(AppState, Scope)>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
+    if !request.headers().contains_key(HEADER) {
+        return next.run(request).await;
+    }
+    // The body is read before anything is refused: an answer sent while the
+    // client is still sending makes the server close the connection under it
+    // (a proxy in front sees a reset and answers 502 instead).
+    let (parts, body) = request.into_parts();
+    let body = match negotiate::read_body(Request::from_parts(parts.clone(), body), &()).await {
+        Ok(body) => body,
+        Err(err) => return err.into_response(),
+    };
+    let mut request = Request::from_parts(parts, Body::from(body.clone()));
     let key = match key_of(request.headers()) {
-        Ok(Some(key)) => key.to_string(),
-        Ok(None) => return next.run(request).await,
+        Ok(key) => key.unwrap_or_default().to_string(),
         Err(err) => return err.into_response(),
     };
     let who = match scope_of(&state, scope, &mut request).await {
@@ -247,11 +258,7 @@ pub async fn layer(
         Ok(None) => return next.run(request).await,
         Err(err) => return err.into_response(),
     };
-    let (parts, body) = request.into_parts();
-    let body = match negotiate::read_body(Request::from_parts(parts.clone(), body), &()).await {
-        Ok(body) => body,
-        Err(err) => return err.into_response(),
-    };
+    let (parts, _) = request.into_parts();
     let derived = Derived::new(&who, &key);
     let fingerprint = derived.fingerprint(&parts, &body);
     match run(&state, derived, fingerprint, parts, body, next).await {
