@@ -15,7 +15,22 @@ pub fn validate(raw: &str, allow_private: bool) -> Result<String> {
     if raw.len() > 2000 {
         return Err(invalid("must be at most 2000 characters"));
     }
-    let url = url::Url::parse(raw.trim()).map_err(|_| invalid("is not a valid URL"))?;
+    let raw = raw.trim();
+    // What the document's pattern allows: printable ASCII, and a host name of
+    // letters, digits, hyphens and dots (the URL parser would take more).
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid("must be printable ASCII without spaces"));
+    }
+    let url = url::Url::parse(raw).map_err(|_| invalid("is not a valid URL"))?;
+    if let Some(url::Host::Domain(name)) = url.host()
+        && !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err(invalid(
+            "must name a host of letters, digits, hyphens and dots",
+        ));
+    }
     match url.scheme() {
         "https" => {}
         "http" if allow_private => {}
@@ -115,6 +130,20 @@ mod tests {
     #[test]
     fn public_https_urls_pass() {
         assert!(validate("https://example.com/hook", false).is_ok());
+        assert!(validate("  https://example.com/hook?a=1  ", false).is_ok());
+    }
+
+    #[test]
+    fn hosts_and_characters_the_document_refuses_are_refused() {
+        for url in [
+            " https://a.bc*",
+            "https://exa*mple.com/x",
+            "https://example.com/a b",
+            "https://exämple.com/x",
+            "https://example.com/ä",
+        ] {
+            assert!(validate(url, false).is_err(), "{url} was accepted");
+        }
     }
 
     #[test]
