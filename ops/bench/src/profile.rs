@@ -3,12 +3,17 @@
 //! everyone else's) and, when PostgreSQL has `pg_stat_statements` loaded,
 //! statements and execution time.
 
-use std::{collections::BTreeMap, fs, process::Command};
+use std::{
+    collections::{BTreeMap, HashMap},
+    fs,
+    process::Command,
+};
 
-/// CPU time (user + system) by process group, and the whole machine's busy time.
+/// CPU time (user + system) of every process with its group, and the whole
+/// machine's busy time.
 #[derive(Clone, Default)]
 pub struct CpuSnapshot {
-    groups: BTreeMap<&'static str, u64>,
+    processes: HashMap<u32, (&'static str, u64)>,
     machine_busy: u64,
 }
 
@@ -61,7 +66,7 @@ fn machine_busy() -> u64 {
 impl CpuSnapshot {
     /// Reads every process under `/proc` now.
     pub fn take() -> Self {
-        let mut groups = BTreeMap::new();
+        let mut processes = HashMap::new();
         if let Ok(dir) = fs::read_dir("/proc") {
             for entry in dir.flatten() {
                 let Some(pid) = entry
@@ -79,30 +84,36 @@ impl CpuSnapshot {
                     continue;
                 };
                 if let Some(t) = ticks(&stat) {
-                    *groups.entry(group(pid, comm.trim())).or_default() += t;
+                    processes.insert(pid, (group(pid, comm.trim()), t));
                 }
             }
         }
         Self {
-            groups,
+            processes,
             machine_busy: machine_busy(),
         }
     }
 
     /// Milliseconds of CPU per unit of work (`units` lifecycles, claims, …)
     /// between `self` (before) and `after`, largest first, with the machine's total.
-    /// Processes that exited in between are missing from the groups, not from
-    /// the machine's total.
+    /// Processes that exited in between are missing from the groups (their
+    /// time since `self` is lost), not from the machine's total.
     pub fn per_unit_ms(&self, after: &CpuSnapshot, units: u64) -> Vec<(String, f64)> {
         let tick_ms = 1000.0 / clock_ticks() as f64;
         let per = |d: u64| d as f64 * tick_ms / units.max(1) as f64;
-        let mut rows: Vec<(String, f64)> = after
-            .groups
-            .iter()
-            .map(|(g, t)| {
-                let before = self.groups.get(g).copied().unwrap_or(0);
-                (g.to_string(), per(t.saturating_sub(before)))
-            })
+        // Per process, so that one exiting in between takes nothing away
+        // from its group; a process that started in between counts whole.
+        let mut groups: BTreeMap<&str, u64> = BTreeMap::new();
+        for (pid, (group, t)) in &after.processes {
+            let before = match self.processes.get(pid) {
+                Some((g, b)) if g == group => *b,
+                _ => 0,
+            };
+            *groups.entry(group).or_default() += t.saturating_sub(before);
+        }
+        let mut rows: Vec<(String, f64)> = groups
+            .into_iter()
+            .map(|(g, d)| (g.to_string(), per(d)))
             .filter(|(_, ms)| *ms > 0.0)
             .collect();
         rows.sort_by(|a, b| b.1.total_cmp(&a.1));
