@@ -70,6 +70,28 @@ async fn every_event_type_reaches_its_recipient_signed() {
     assert_eq!(hooks.received().len(), expected.len());
 }
 
+/// The agent's webhook delivery log, read every 100 ms until its newest
+/// delivery satisfies `done` or 30 s have passed; the last read either way.
+async fn delivery_log_until(
+    cluster: &TestCluster,
+    key: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut log = Value::Null;
+    for _ in 0..300 {
+        log = cluster
+            .get("/v1/me/webhooks/deliveries", Some(key))
+            .await
+            .expect(200)
+            .body;
+        if done(&log["deliveries"][0]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    log
+}
+
 fn recipient(r: &Received, poster: &str, worker: &str) -> String {
     if r.path == "/poster" {
         poster.to_string()
@@ -102,18 +124,8 @@ async fn a_failing_receiver_gets_retries_with_growing_delays_then_a_recorded_fai
         .await
         .expect(200);
 
-    let mut deliveries = Value::Null;
-    for _ in 0..300 {
-        deliveries = cluster
-            .get("/v1/me/webhooks/deliveries", Some(&poster.key))
-            .await
-            .expect(200)
-            .body;
-        if deliveries["deliveries"][0]["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let deliveries =
+        delivery_log_until(&cluster, &poster.key, |newest| newest["status"] == "failed").await;
     let delivery = &deliveries["deliveries"][0];
     assert_eq!(delivery["status"], "failed", "{deliveries}");
     assert_eq!(delivery["event"], EventType::TaskDelivered.as_str());
@@ -180,18 +192,8 @@ async fn a_receivers_endless_answer_body_is_never_read() {
         .await
         .expect(200);
 
-    let mut deliveries = Value::Null;
-    for _ in 0..300 {
-        deliveries = cluster
-            .get("/v1/me/webhooks/deliveries", Some(&poster.key))
-            .await
-            .expect(200)
-            .body;
-        if deliveries["deliveries"][0]["attempts"] == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let deliveries =
+        delivery_log_until(&cluster, &poster.key, |newest| newest["attempts"] == 1).await;
     let delivery = &deliveries["deliveries"][0];
     assert_eq!(delivery["status"], "delivered", "{deliveries}");
     let attempt = &delivery["attempt_log"][0];

@@ -513,21 +513,18 @@ async fn published_events_and_finished_deliveries_are_deleted_after_their_retent
     // Wait until both tasks' events are published and their deliveries finished.
     let settled = "SELECT count(*) FROM outbox WHERE published_at IS NULL
                    UNION ALL SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'";
-    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
-    loop {
-        let pending: Vec<i64> = sqlx::query_scalar(settled)
-            .fetch_all(&app.pool)
-            .await
-            .expect("pending rows");
-        if pending.iter().all(|n| *n == 0) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "rows stayed pending: {pending:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    pinchwork_testkit::eventually(
+        "events published and deliveries finished",
+        crate::support::PATIENCE,
+        || async {
+            let pending: Vec<i64> = sqlx::query_scalar(settled)
+                .fetch_all(&app.pool)
+                .await
+                .expect("pending rows");
+            pending.iter().all(|n| *n == 0)
+        },
+    )
+    .await;
     assert!(rows_about(&app, "outbox", &old).await > 0);
     assert!(rows_about(&app, "webhook_deliveries", &old).await > 0);
 
