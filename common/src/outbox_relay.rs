@@ -67,16 +67,18 @@ pub async fn run(
     }
 }
 
-/// Publishes every unpublished row. `None` when another process holds the
-/// publisher lock; otherwise the number of rows published.
+/// Publishes the unpublished rows. `None` when another process holds the
+/// publisher lock; otherwise the number of rows published. A batch that
+/// comes back short is the whole backlog, so the drain ends after it: one
+/// transaction per drain in the common case. A row committed meanwhile was
+/// followed by its own wake-up, which runs the next drain.
 pub async fn drain(pool: &PgPool, bus: &Bus) -> Result<Option<usize>, RelayError> {
     let mut total = 0;
     loop {
         let mut tx = pool.begin().await?;
-        if !outbox::try_publisher_lock(&mut tx).await? {
+        let Some(rows) = outbox::lock_unpublished(&mut tx, BATCH).await? else {
             return Ok(if total == 0 { None } else { Some(total) });
-        }
-        let rows = outbox::lock_unpublished(&mut tx, BATCH).await?;
+        };
         if rows.is_empty() {
             tx.commit().await?;
             return Ok(Some(total));
@@ -94,6 +96,9 @@ pub async fn drain(pool: &PgPool, bus: &Bus) -> Result<Option<usize>, RelayError
                 rows.len() - published.len(),
                 rows.len()
             ))));
+        }
+        if (rows.len() as i64) < BATCH {
+            return Ok(Some(total));
         }
     }
 }

@@ -97,38 +97,60 @@ pub struct Pending {
 /// reach NATS in id order (per-recipient order for SSE replay).
 const PUBLISHER_LOCK: i64 = 0x7069_6e63_686f_7574;
 
-/// Takes the publisher lock for the caller's transaction; false when another
-/// process is draining right now.
-pub async fn try_publisher_lock(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-        .bind(PUBLISHER_LOCK)
-        .fetch_one(conn)
-        .await
-}
-
-/// The oldest unpublished rows, locked for the caller's transaction.
+/// Starts a drain in the caller's transaction, in one statement: takes the
+/// publisher lock and, when it was free, locks the oldest unpublished rows.
+/// `None` when another process is draining right now. The transaction then
+/// commits without waiting for its WAL flush (`synchronous_commit = off`):
+/// it writes only the "published" marks, and a mark lost in a database crash
+/// only makes the sweep publish the row again under the same `Nats-Msg-Id`,
+/// which JetStream drops as a duplicate — so a drain costs no disk flush.
 pub async fn lock_unpublished(
     conn: &mut PgConnection,
     limit: i64,
-) -> Result<Vec<Pending>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, subject, payload, traceparent FROM outbox
-         WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+) -> Result<Option<Vec<Pending>>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        held: bool,
+        id: Option<i64>,
+        subject: Option<String>,
+        payload: Option<Value>,
+        traceparent: Option<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "WITH lock AS (
+             SELECT pg_try_advisory_xact_lock($1) AS held,
+                    set_config('synchronous_commit', 'off', true) AS sync)
+         SELECT lock.held, o.id, o.subject, o.payload, o.traceparent
+         FROM lock LEFT JOIN LATERAL (
+             SELECT id, subject, payload, traceparent FROM outbox
+             WHERE lock.held AND published_at IS NULL
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) o ON true
+         ORDER BY o.id",
     )
+    .bind(PUBLISHER_LOCK)
     .bind(limit)
     .fetch_all(conn)
-    .await
+    .await?;
+    if !rows.first().is_some_and(|r| r.held) {
+        return Ok(None);
+    }
+    Ok(Some(
+        rows.into_iter()
+            .filter_map(|r| {
+                Some(Pending {
+                    id: r.id?,
+                    subject: r.subject?,
+                    payload: r.payload?,
+                    traceparent: r.traceparent,
+                })
+            })
+            .collect(),
+    ))
 }
 
-/// Marks rows as published. The caller's transaction then commits without
-/// waiting for its WAL flush (`synchronous_commit = off`): a mark lost in a
-/// database crash only makes the sweep publish the row again under the same
-/// `Nats-Msg-Id`, which JetStream drops as a duplicate — so the drain costs
-/// no disk flush per request.
+/// Marks rows as published (in the drain's transaction, see
+/// [`lock_unpublished`]).
 pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *conn)
-        .await?;
     sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
         .bind(ids)
         .execute(conn)
