@@ -2,8 +2,8 @@
 -- create → pickup → deliver → approve (each request's key lookup included),
 -- sent by pgbench straight to PostgreSQL with nothing in between. One run of
 -- this script is one lifecycle, so pgbench's "tps" is lifecycles per second.
--- What the cluster does besides (outbox publishing, the matcher's routing,
--- the deadlines service's polls, HTTP, NATS) is what the ratio ours / ceiling
+-- What the cluster does besides (outbox publishing, the deadlines service's
+-- polls, HTTP, NATS) is what the ratio ours / ceiling
 -- measures. Client N is poster bp-N and worker bw-N (seeded by pinchwork-bench).
 \set r random(1, 1000000000000)
 
@@ -22,10 +22,22 @@ INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
 VALUES ('le-e' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, -1, 'escrow',
         'transfer', 'tk-' || :client_id::text || '-' || :r::text);
 UPDATE agents SET tasks_posted = tasks_posted + 1 WHERE id = 'bp-' || :client_id::text;
-INSERT INTO outbox (subject, payload, traceparent)
-VALUES ('cmd.matcher.task_created',
-        jsonb_build_object('task_id', 'tk-' || :client_id::text || '-' || :r::text), NULL)
-RETURNING id;
+-- No infra agent: create routes the task itself (the built-in matcher's
+-- candidates; the bench agents have no good_at, so it is broadcast).
+SELECT EXISTS (SELECT 1 FROM agents
+               WHERE accepts_system_tasks AND infra_approved AND NOT suspended AND id <> 'ag-platform');
+SELECT id, good_at, COALESCE(capability_tags, '{}') AS capability_tags, reputation
+FROM agents
+WHERE id <> 'ag-platform' AND id <> 'bp-' || :client_id::text AND NOT suspended
+  AND good_at IS NOT NULL AND btrim(good_at) <> ''
+ORDER BY reputation DESC, created_at ASC, id
+LIMIT 5000;
+UPDATE tasks SET
+    match_status = CASE WHEN false THEN 'matched' ELSE 'broadcast' END,
+    match_deadline = CASE WHEN false THEN now() + make_interval(secs => 30) END,
+    extracted_tags = COALESCE(NULL, extracted_tags)
+WHERE id = 'tk-' || :client_id::text || '-' || :r::text AND status = 'posted'
+  AND match_status = 'pending';
 COMMIT;
 
 -- POST /v1/tasks/{id}/pickup

@@ -83,7 +83,9 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 impl Market {
-    /// Posts a task and takes its budget into escrow; 402 when the balance is short.
+    /// Posts a task, takes its budget into escrow (402 when the balance is
+    /// short) and routes it, or asks the matcher to when infra agents exist.
+    /// The task is returned as inserted (`match_status` pending).
     pub async fn create_task(&self, poster_id: &AgentId, input: CreateTaskInput) -> Result<Task> {
         let (need, max_credits) = input.validate()?;
         let task_id = TaskId::generate();
@@ -118,15 +120,25 @@ impl Market {
             )));
         }
         agents::count_posted(&mut tx, poster_id).await?;
-        outbox::enqueue_command(
-            &mut tx,
-            "matcher",
-            "task_created",
-            json!({ "task_id": task_id }),
-        )
-        .await?;
+        // Without infra agents the built-in matcher routes the task here, in
+        // this transaction; otherwise the matcher service spawns their
+        // match_agents task (and its sweep routes whatever stays pending).
+        let queued = super::matching::infra_matches(&mut tx, &self.config, &task).await?;
+        if queued {
+            outbox::enqueue_command(
+                &mut tx,
+                "matcher",
+                "task_created",
+                json!({ "task_id": task_id }),
+            )
+            .await?;
+        } else {
+            super::matching::route_builtin(&mut tx, &self.config, &task).await?;
+        }
         tx.commit().await?;
-        self.published_soon();
+        if queued {
+            self.published_soon();
+        }
         metrics::counter!(metrics::TASK_ACTIONS, "action" => "create").increment(1);
         Ok(task)
     }

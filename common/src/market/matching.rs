@@ -1,5 +1,7 @@
 //! Routing work to agents: the matcher's command handlers, the built-in
-//! matcher, system-task spawning and the processing of infra agents' results.
+//! matcher (run inside create when no infra agent routes the task, and by the
+//! matcher for tasks left pending), system-task spawning and the processing
+//! of infra agents' results.
 //!
 //! Every handler is idempotent: it locks the row it decides about and checks
 //! that the decision is still open, and the unique indexes of migration 0005
@@ -61,8 +63,10 @@ pub enum MatchOutcome {
 }
 
 impl Market {
-    /// Routes a newly created task once: a match_agents system task when infra
+    /// Routes a pending task once: a match_agents system task when infra
     /// agents exist, otherwise the built-in matcher (≤5 match rows, or broadcast).
+    /// Create routes a task itself when no infra agent exists, so this runs for
+    /// tasks created while one did (the command) and for pending leftovers (the sweep).
     #[tracing::instrument(skip(self))]
     pub async fn handle_task_created(&self, task_id: &TaskId) -> Result<MatchOutcome> {
         let mut tx = self.pool.begin().await?;
@@ -70,8 +74,7 @@ impl Market {
             return Ok(MatchOutcome::AlreadyHandled);
         };
         let platform = &self.config.platform_agent_id;
-        // A private task is routed by the built-in matcher: no infra agent reads it.
-        let outcome = if !task.private && agents::infra_agents_exist(&mut *tx, platform).await? {
+        let outcome = if infra_matches(&mut tx, &self.config, &task).await? {
             let candidates =
                 matching::candidates(&mut *tx, platform, &task.poster_id, PROMPT_CANDIDATES)
                     .await?;
@@ -96,16 +99,7 @@ impl Market {
             }
             MatchOutcome::SystemTaskSpawned
         } else {
-            let candidates =
-                matching::candidates(&mut *tx, platform, &task.poster_id, BUILTIN_CANDIDATES)
-                    .await?;
-            let ranked = builtin_ranking(&task, &candidates);
-            route(&mut tx, &self.config, &task.id, &ranked, None).await?;
-            if ranked.is_empty() {
-                MatchOutcome::Broadcast
-            } else {
-                MatchOutcome::Matched(ranked)
-            }
+            route_builtin(&mut tx, &self.config, &task).await?
         };
         tx.commit().await?;
         self.published_soon();
@@ -169,6 +163,43 @@ impl Market {
         }
         Ok(routed)
     }
+}
+
+/// Whether a pending regular task is routed by infra agents (a match_agents
+/// system task) rather than by the built-in matcher: it is not private (no
+/// infra agent reads a private task) and some infra agent exists.
+pub(super) async fn infra_matches(
+    conn: &mut PgConnection,
+    config: &Config,
+    task: &Task,
+) -> Result<bool> {
+    Ok(!task.private && agents::infra_agents_exist(&mut *conn, &config.platform_agent_id).await?)
+}
+
+/// Routes a pending regular task with the built-in matcher in the caller's
+/// transaction: match rows for the best-fitting agents and `matched`, or
+/// `broadcast`. Run by create when no infra agent routes the task, and by
+/// the matcher for a task left pending (infra agents gone, or a command that
+/// never arrived).
+pub(super) async fn route_builtin(
+    conn: &mut PgConnection,
+    config: &Config,
+    task: &Task,
+) -> Result<MatchOutcome> {
+    let candidates = matching::candidates(
+        &mut *conn,
+        &config.platform_agent_id,
+        &task.poster_id,
+        BUILTIN_CANDIDATES,
+    )
+    .await?;
+    let ranked = builtin_ranking(task, &candidates);
+    route(conn, config, &task.id, &ranked, None).await?;
+    Ok(if ranked.is_empty() {
+        MatchOutcome::Broadcast
+    } else {
+        MatchOutcome::Matched(ranked)
+    })
 }
 
 /// Writes the routing decision for a locked pending task: match rows ranked

@@ -1,7 +1,8 @@
 //! What must hold after any fault, once the load stopped: no task claimed
 //! twice, credits conserved, every event published, delivered to the hooked
 //! agents' webhooks and present in every agent's SSE replay, no timer left
-//! past due and every task routed by the matcher.
+//! past due and every task routed (the load has no infra agents, so create
+//! routes each task itself; the matcher's kill -9 must not leave one pending).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -165,7 +166,7 @@ async fn no_timer_past_due(pool: &PgPool) {
     println!("deadlines: {expired} tasks expired");
 }
 
-/// The matcher decided every open task's routing (matched or broadcast).
+/// Every open task's routing is decided (matched or broadcast).
 async fn every_task_routed(pool: &PgPool) {
     eventually("every posted task routed", || async {
         let n = scalar(

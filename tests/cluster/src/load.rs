@@ -223,8 +223,7 @@ impl Runner {
                 Err(why) => self.fail(why),
             }
             // Every third round the previous spare task is made due, for the
-            // deadlines service to expire, and a new one is left posted, for
-            // the matcher to route.
+            // deadlines service to expire, and a new one is left posted.
             if round % 3 == 0 {
                 if let Some(old) = spare.take() {
                     self.expire_now(&old).await;

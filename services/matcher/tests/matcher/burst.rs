@@ -1,6 +1,6 @@
 //! Two matcher processes on one command stream route a burst of tasks exactly
 //! once each: one match_agents task per task with infra agents, one built-in
-//! outcome without, no duplicate match rows, and conservation holds.
+//! outcome once they are gone, no duplicate match rows, and conservation holds.
 
 use std::time::Duration;
 
@@ -26,17 +26,26 @@ fn spawn_matcher(env: &TestEnv) -> Child {
         .expect("start pinchwork-matcher")
 }
 
-/// Posts the burst and publishes every `task_created` command twice (as a
-/// republishing outbox sweeper might, with different message ids).
-async fn burst(env: &TestEnv, poster: &Agent) -> jetstream::Context {
+/// Posts the burst of tasks; returns their ids.
+async fn post_burst(env: &TestEnv, poster: &Agent) -> Vec<String> {
+    let mut ids = Vec::with_capacity(TASKS);
+    for i in 0..TASKS {
+        ids.push(
+            env.post_task(poster, &format!("Benchmark the parser, variant {i}"), 1)
+                .await,
+        );
+    }
+    ids
+}
+
+/// Publishes every task's `task_created` command twice (as a republishing
+/// outbox sweeper might, with different message ids).
+async fn publish_twice(env: &TestEnv, ids: &[String]) -> jetstream::Context {
     // Connecting creates the command stream, as any service would.
     let bus = Bus::connect(&env.config).await.expect("NATS");
     let subject = bus.layout.absolute("cmd.matcher.task_created");
     let js = bus.js;
-    for i in 0..TASKS {
-        let id = env
-            .post_task(poster, &format!("Benchmark the parser, variant {i}"), 1)
-            .await;
+    for id in ids {
         for copy in 0..2 {
             let publish = PublishMessage::build()
                 .payload(json!({ "task_id": id }).to_string().into())
@@ -70,7 +79,8 @@ async fn two_matchers_spawn_one_match_task_per_task() {
     let _infra = env.infra("infra").await;
     let poster = env.register("poster").await;
     let matchers = [spawn_matcher(&env), spawn_matcher(&env)];
-    let js = burst(&env, &poster).await;
+    let ids = post_burst(&env, &poster).await;
+    let js = publish_twice(&env, &ids).await;
 
     eventually(
         "every task to get its match task",
@@ -116,8 +126,13 @@ async fn two_builtin_matchers_route_each_task_once() {
     for i in 0..7 {
         env.worker(&format!("bench-{i}"), "parser benchmarks").await;
     }
+    // Posted while an infra agent exists, the tasks wait for the matcher;
+    // the agent leaves, so the matchers route them with the built-in matcher.
+    let infra = env.infra("infra").await;
+    let ids = post_burst(&env, &poster).await;
+    env.retire_infra(&infra).await;
     let matchers = [spawn_matcher(&env), spawn_matcher(&env)];
-    let js = burst(&env, &poster).await;
+    let js = publish_twice(&env, &ids).await;
 
     eventually(
         "every task to be routed",

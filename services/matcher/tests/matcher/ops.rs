@@ -10,6 +10,8 @@ use crate::support::TestEnv;
 async fn metrics_count_consumed_commands_and_sample_lag() {
     let env = TestEnv::spawn(&[]).await;
     let base = env.spawn_matcher().await;
+    // With an infra agent, create leaves routing to the matcher: a command.
+    let _infra = env.infra("infra").await;
     let poster = env.register("poster").await;
     env.post_tagged(&poster, "route me", &["rust"]).await;
 

@@ -47,14 +47,23 @@ impl TestEnv {
         let agent = self
             .register_with(json!({ "name": name, "accepts_system_tasks": true }))
             .await;
+        self.approve_infra(&agent, true).await;
+        agent
+    }
+
+    /// Withdraws an operator's approval of an infra agent.
+    pub async fn retire_infra(&self, agent: &Agent) {
+        self.approve_infra(agent, false).await;
+    }
+
+    async fn approve_infra(&self, agent: &Agent, approved: bool) {
         self.post(
             "/v1/admin/agents/infra",
             Some(ADMIN_KEY),
-            json!({ "agent_id": agent.id, "approved": true }),
+            json!({ "agent_id": agent.id, "approved": approved }),
         )
         .await
         .expect(200);
-        agent
     }
 
     /// Posts a task with tags and returns its id.
