@@ -42,7 +42,6 @@ COMMIT;
 
 -- POST /v1/tasks/{id}/pickup
 SELECT * FROM agents WHERE key_hash = sha256(('bench-key-bw-' || :client_id::text)::bytea);
-SELECT * FROM tasks WHERE id = 'tk-' || :client_id::text || '-' || :r::text;
 WITH claimed AS (
     UPDATE tasks t SET status = 'claimed', worker_id = 'bw-' || :client_id::text,
            claimed_at = now(),
@@ -50,6 +49,8 @@ WITH claimed AS (
     WHERE t.id = 'tk-' || :client_id::text || '-' || :r::text AND t.status = 'posted'
       AND t.poster_id <> 'bw-' || :client_id::text AND NOT t.is_system
       AND NOT EXISTS (SELECT 1 FROM agents s WHERE s.id = t.poster_id AND s.suspended)
+      AND NOT EXISTS (SELECT 1 FROM tasks c WHERE c.parent_task_id = t.id
+                                            AND c.worker_id = 'bw-' || :client_id::text)
     RETURNING t.*
 )
 SELECT claimed.*, p.reputation AS poster_reputation, m.rank AS match_rank
@@ -65,9 +66,9 @@ UPDATE tasks SET status = 'delivered', result = 'done',
        review_deadline = now() + make_interval(mins => COALESCE(review_timeout_minutes, 30))
 WHERE id = 'tk-' || :client_id::text || '-' || :r::text AND worker_id = 'bw-' || :client_id::text
   AND status = 'claimed'
-RETURNING *;
-SELECT EXISTS (SELECT 1 FROM agents
-               WHERE accepts_system_tasks AND infra_approved AND NOT suspended AND id <> 'ag-platform');
+RETURNING *, EXISTS (SELECT 1 FROM agents
+                     WHERE accepts_system_tasks AND infra_approved AND NOT suspended
+                       AND id <> 'ag-platform') AS infra_agents_exist;
 INSERT INTO outbox (subject, payload, traceparent)
 VALUES ('events.bp-' || :client_id::text || '.task_delivered',
         jsonb_build_object('event', 'task_delivered', 'data', '{}'::jsonb,
@@ -84,13 +85,13 @@ UPDATE tasks SET status = 'approved', approved_at = now(), review_deadline = NUL
 WHERE id = 'tk-' || :client_id::text || '-' || :r::text AND poster_id = 'bp-' || :client_id::text
   AND status = 'delivered'
 RETURNING *;
-WITH balance AS (UPDATE agents SET credits = credits + 1 WHERE id = 'bw-' || :client_id::text
-                 RETURNING id)
+WITH balance AS (UPDATE agents SET credits = credits + 1,
+                        tasks_completed = tasks_completed + CASE WHEN true THEN 1 ELSE 0 END
+                 WHERE id = 'bw-' || :client_id::text RETURNING id)
 INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
 SELECT 'le-p' || :client_id::text || '-' || :r::text, id, 1, 'payment', 'transfer',
        'tk-' || :client_id::text || '-' || :r::text
 FROM balance;
-UPDATE agents SET tasks_completed = tasks_completed + 1 WHERE id = 'bw-' || :client_id::text;
 INSERT INTO outbox (subject, payload, traceparent)
 VALUES ('events.bw-' || :client_id::text || '.task_approved',
         jsonb_build_object('event', 'task_approved', 'data', '{}'::jsonb,
@@ -99,12 +100,9 @@ VALUES ('events.bw-' || :client_id::text || '.task_approved',
         NULL)
 RETURNING id;
 INSERT INTO agent_trust (truster_id, trusted_id, score, interactions)
-VALUES ('bp-' || :client_id::text, 'bw-' || :client_id::text, 0.55, 1)
-ON CONFLICT (truster_id, trusted_id) DO UPDATE SET
-    score = LEAST(1.0, GREATEST(0.0, round((agent_trust.score + (1 - agent_trust.score) * 0.1)::numeric, 6)::float8)),
-    interactions = agent_trust.interactions + 1, updated_at = now();
-INSERT INTO agent_trust (truster_id, trusted_id, score, interactions)
-VALUES ('bw-' || :client_id::text, 'bp-' || :client_id::text, 0.55, 1)
+SELECT truster, trusted, 0.55, 1
+FROM unnest(ARRAY['bp-' || :client_id::text, 'bw-' || :client_id::text],
+            ARRAY['bw-' || :client_id::text, 'bp-' || :client_id::text]) AS p(truster, trusted)
 ON CONFLICT (truster_id, trusted_id) DO UPDATE SET
     score = LEAST(1.0, GREATEST(0.0, round((agent_trust.score + (1 - agent_trust.score) * 0.1)::numeric, 6)::float8)),
     interactions = agent_trust.interactions + 1, updated_at = now();

@@ -140,18 +140,30 @@ pub async fn get(db: impl PgExecutor<'_>, id: &AgentId) -> Result<Option<Agent>,
         .await
 }
 
+/// The SQL condition "some infra agent (other than the platform, whose id is
+/// the numbered parameter) exists", for statements that fold it in.
+macro_rules! infra_agents_exist_sql {
+    ($platform_param:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM agents
+                     WHERE accepts_system_tasks AND infra_approved AND NOT suspended
+                       AND id <> $",
+            $platform_param,
+            ")"
+        )
+    };
+}
+pub(crate) use infra_agents_exist_sql;
+
 /// Whether any infra agent (other than the platform) exists.
 pub async fn infra_agents_exist(
     db: impl PgExecutor<'_>,
     platform_id: &AgentId,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM agents
-                         WHERE accepts_system_tasks AND infra_approved AND NOT suspended AND id <> $1)",
-    )
-    .bind(platform_id)
-    .fetch_one(db)
-    .await
+    sqlx::query_scalar(concat!("SELECT ", infra_agents_exist_sql!(1)))
+        .bind(platform_id)
+        .fetch_one(db)
+        .await
 }
 
 /// A profile change; `None` leaves a field as it is.
@@ -226,15 +238,6 @@ pub async fn set_infra_approved(
 /// Counts one posted task.
 pub async fn count_posted(conn: &mut PgConnection, id: &AgentId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE agents SET tasks_posted = tasks_posted + 1 WHERE id = $1")
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Counts one completed task for a worker.
-pub async fn count_completed(conn: &mut PgConnection, id: &AgentId) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE agents SET tasks_completed = tasks_completed + 1 WHERE id = $1")
         .bind(id)
         .execute(conn)
         .await?;

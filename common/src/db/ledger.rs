@@ -45,8 +45,44 @@ pub async fn record(
     kind: Kind,
     task_id: Option<&TaskId>,
 ) -> Result<(), sqlx::Error> {
+    credit(conn, agent_id, amount, reason, kind, task_id, false).await
+}
+
+/// Pays a worker for a completed task: the balance change, its `payment`
+/// ledger row and one more completed task on the worker's record, in one
+/// statement of the caller's transaction.
+pub async fn pay_worker(
+    conn: &mut PgConnection,
+    worker_id: &AgentId,
+    amount: Credits,
+    task_id: &TaskId,
+) -> Result<(), sqlx::Error> {
+    credit(
+        conn,
+        worker_id,
+        amount,
+        "payment",
+        Kind::Transfer,
+        Some(task_id),
+        true,
+    )
+    .await
+}
+
+async fn credit(
+    conn: &mut PgConnection,
+    agent_id: &AgentId,
+    amount: Credits,
+    reason: &str,
+    kind: Kind,
+    task_id: Option<&TaskId>,
+    completed: bool,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "WITH balance AS (UPDATE agents SET credits = credits + $3 WHERE id = $2 RETURNING id)
+        "WITH balance AS (
+             UPDATE agents SET credits = credits + $3,
+                    tasks_completed = tasks_completed + CASE WHEN $7 THEN 1 ELSE 0 END
+             WHERE id = $2 RETURNING id)
          INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
          SELECT $1, id, $3, $4, $5, $6 FROM balance",
     )
@@ -56,6 +92,7 @@ pub async fn record(
     .bind(reason)
     .bind(kind.as_str())
     .bind(task_id)
+    .bind(completed)
     .execute(conn)
     .await?;
     Ok(())

@@ -372,8 +372,9 @@ pub async fn claim_next(
     claim_picked(conn, &pick_full(!capability_tags.is_empty()), &who).await
 }
 
-/// Claims one specific posted, regular task for a worker; `None` when it was
-/// not claimable any more (someone else won the race).
+/// Claims one specific posted, regular task for a worker who did no system
+/// work on it, of a poster not suspended; `None` when it is not claimable by
+/// this worker (the caller reads why) or someone else won the race.
 pub async fn claim_specific(
     conn: &mut PgConnection,
     task_id: &TaskId,
@@ -386,6 +387,7 @@ pub async fn claim_specific(
                    claim_deadline = now() + make_interval(mins => COALESCE(t.claim_timeout_minutes, $3::int))
             WHERE t.id = $1 AND t.status = 'posted' AND t.poster_id <> $2 AND NOT t.is_system
               AND NOT EXISTS (SELECT 1 FROM agents s WHERE s.id = t.poster_id AND s.suspended)
+              AND NOT EXISTS (SELECT 1 FROM tasks c WHERE c.parent_task_id = t.id AND c.worker_id = $2)
             RETURNING t.*
          )
          SELECT claimed.*, p.reputation AS poster_reputation, m.rank AS match_rank,
@@ -505,7 +507,17 @@ pub async fn mine(
     Ok((rows.into_iter().map(|r| r.task).collect(), total))
 }
 
+/// A delivered task, with whether infra agents exist to verify it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Delivered {
+    #[sqlx(flatten)]
+    pub task: Task,
+    pub infra_agents_exist: bool,
+}
+
 /// claimed → delivered by its worker. `credits_claimed` is capped at max_credits.
+/// Also reads whether infra agents (other than `platform_id`) exist, which
+/// decides the verification, in the same statement.
 pub async fn deliver(
     conn: &mut PgConnection,
     task_id: &TaskId,
@@ -513,20 +525,24 @@ pub async fn deliver(
     result: &str,
     credits_claimed: Option<Credits>,
     default_review_timeout_minutes: i64,
-) -> Result<Option<Task>, sqlx::Error> {
-    sqlx::query_as::<_, Task>(
+    platform_id: &AgentId,
+) -> Result<Option<Delivered>, sqlx::Error> {
+    sqlx::query_as::<_, Delivered>(concat!(
         "UPDATE tasks SET status = 'delivered', result = $3,
                 credits_charged = LEAST(COALESCE($4, max_credits), max_credits),
                 delivered_at = now(), claim_deadline = NULL, rejection_grace_deadline = NULL,
                 review_deadline = now() + make_interval(mins => COALESCE(review_timeout_minutes, $5::int))
          WHERE id = $1 AND worker_id = $2 AND status = 'claimed'
-         RETURNING *",
-    )
+         RETURNING *, ",
+        crate::db::agents::infra_agents_exist_sql!(6),
+        " AS infra_agents_exist"
+    ))
     .bind(task_id)
     .bind(worker_id)
     .bind(result)
     .bind(credits_claimed)
     .bind(default_review_timeout_minutes as i32)
+    .bind(platform_id)
     .fetch_optional(conn)
     .await
 }

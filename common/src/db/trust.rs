@@ -22,11 +22,25 @@ pub async fn record_outcome(
     trusted: &AgentId,
     positive: bool,
 ) -> Result<(), sqlx::Error> {
-    if truster == trusted {
+    record_outcomes(conn, &[(truster, trusted)], positive).await
+}
+
+/// [`record_outcome`] for several `(truster, trusted)` pairs with the same
+/// outcome, in one statement (e.g. both directions of one approval). An
+/// agent's trust in itself is never recorded; the pairs must be distinct.
+pub async fn record_outcomes(
+    conn: &mut PgConnection,
+    pairs: &[(&AgentId, &AgentId)],
+    positive: bool,
+) -> Result<(), sqlx::Error> {
+    let (trusters, trusted): (Vec<&AgentId>, Vec<&AgentId>) =
+        pairs.iter().filter(|(a, b)| a != b).copied().unzip();
+    if trusters.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO agent_trust (truster_id, trusted_id, score, interactions) VALUES ($1, $2, $3, 1)
+        "INSERT INTO agent_trust (truster_id, trusted_id, score, interactions)
+         SELECT truster, trusted, $3, 1 FROM unnest($1::text[], $2::text[]) AS p(truster, trusted)
          ON CONFLICT (truster_id, trusted_id) DO UPDATE SET
             score = LEAST(1.0, GREATEST(0.0, round((CASE WHEN $4
                         THEN agent_trust.score + (1 - agent_trust.score) * 0.1
@@ -34,7 +48,7 @@ pub async fn record_outcome(
             interactions = agent_trust.interactions + 1,
             updated_at = now()",
     )
-    .bind(truster)
+    .bind(trusters)
     .bind(trusted)
     .bind(trust::update(trust::DEFAULT_TRUST, positive))
     .bind(positive)

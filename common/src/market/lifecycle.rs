@@ -175,9 +175,14 @@ impl Market {
             &result,
             credits_claimed.map(Credits::new),
             self.config.default_review_timeout_minutes,
+            &self.config.platform_agent_id,
         )
         .await?;
-        let Some(task) = delivered else {
+        let Some(tasks::Delivered {
+            task,
+            infra_agents_exist,
+        }) = delivered
+        else {
             drop(tx);
             return Err(refusal(&self.pool, task_id, worker_id, |t| {
                 if t.worker_id.as_deref() != Some(worker_id) {
@@ -194,7 +199,9 @@ impl Market {
             super::matching::apply_system_result(&mut tx, &self.config, &task).await?;
             approve_in(&mut tx, &self.config, &task).await?;
         } else {
-            super::matching::spawn_verification(&mut tx, &self.config, &task).await?;
+            if infra_agents_exist {
+                super::matching::spawn_verification(&mut tx, &self.config, &task).await?;
+            }
             outbox::enqueue_event(
                 &mut tx,
                 &task.poster_id,
@@ -252,8 +259,12 @@ impl Market {
             )
             .await?;
         }
-        trust::record_outcome(&mut tx, &task.poster_id, worker, true).await?;
-        trust::record_outcome(&mut tx, worker, &task.poster_id, true).await?;
+        trust::record_outcomes(
+            &mut tx,
+            &[(&task.poster_id, worker), (worker, &task.poster_id)],
+            true,
+        )
+        .await?;
         tx.commit().await?;
         self.published_soon();
         metrics::counter!(metrics::TASK_ACTIONS, "action" => "approve").increment(1);
@@ -431,7 +442,8 @@ pub async fn approve_in(
 }
 
 /// Pays out an approved task: the worker gets the charge minus the platform
-/// fee, the platform the fee, the poster the unused escrow. System tasks are
+/// fee (and one more completed task), the platform the fee, the poster the
+/// unused escrow. System tasks are
 /// paid by the platform from its balance (which the fees fund), without a
 /// fee: a transfer, so no credits are minted.
 pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Task) -> Result<()> {
@@ -439,15 +451,7 @@ pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Ta
     let charged = task.credits_charged.unwrap_or_default();
     if task.escrowed {
         let split = money::settle(task.max_credits, charged, config.platform_fee_percent);
-        ledger::record(
-            conn,
-            worker,
-            split.worker,
-            "payment",
-            Kind::Transfer,
-            Some(&task.id),
-        )
-        .await?;
+        ledger::pay_worker(conn, worker, split.worker, &task.id).await?;
         if split.fee > Credits::ZERO {
             ledger::record(
                 conn,
@@ -485,17 +489,8 @@ pub async fn settle_approved(conn: &mut PgConnection, config: &Config, task: &Ta
                 "The platform cannot pay for system work right now".into(),
             ));
         }
-        ledger::record(
-            conn,
-            worker,
-            charged,
-            "payment",
-            Kind::Transfer,
-            Some(&task.id),
-        )
-        .await?;
+        ledger::pay_worker(conn, worker, charged, &task.id).await?;
     }
-    agents::count_completed(conn, worker).await?;
     if !task.is_system {
         outbox::enqueue_event(conn, worker, EventType::TaskApproved, &task.id, json!({})).await?;
     }

@@ -96,8 +96,35 @@ impl Market {
         Ok(claimed)
     }
 
-    /// Claims one specific task (matched to someone else or not).
+    /// Claims one specific task (matched to someone else or not). The claim
+    /// goes first (one statement); only a refused claim reads why. An agent
+    /// that may be in its abandon cooldown is refused for the task first, as
+    /// anyone would be, and only then for the cooldown.
     pub async fn pickup_specific(&self, agent: &Agent, task_id: &TaskId) -> Result<ListedTask> {
+        if agent.abandon_count >= self.config.max_abandons_before_cooldown {
+            self.refuse_specific(agent, task_id).await?;
+            self.check_cooldown(agent).await?;
+        }
+        let mut conn = self.pool.acquire().await?;
+        let claimed = tasks::claim_specific(
+            &mut conn,
+            task_id,
+            &agent.id,
+            self.config.default_claim_timeout_minutes,
+        )
+        .await?;
+        drop(conn);
+        let Some(claimed) = claimed else {
+            self.refuse_specific(agent, task_id).await?;
+            return Err(Error::conflict("Task already claimed"));
+        };
+        metrics::counter!(metrics::CLAIMS).increment(1);
+        Ok(claimed)
+    }
+
+    /// Why the agent may not claim this task: 404, or a 409 naming the
+    /// reason. `Ok` when none of these applies (a claim can still lose a race).
+    async fn refuse_specific(&self, agent: &Agent, task_id: &TaskId) -> Result<()> {
         let task = tasks::get(&self.pool, task_id)
             .await?
             .ok_or_else(Error::task_not_found)?;
@@ -118,18 +145,7 @@ impl Market {
                 "Conflict: you did system work on this task",
             ));
         }
-        self.check_cooldown(agent).await?;
-        let mut conn = self.pool.acquire().await?;
-        let claimed = tasks::claim_specific(
-            &mut conn,
-            task_id,
-            &agent.id,
-            self.config.default_claim_timeout_minutes,
-        )
-        .await?
-        .ok_or_else(|| Error::conflict("Task already claimed"))?;
-        metrics::counter!(metrics::CLAIMS).increment(1);
-        Ok(claimed)
+        Ok(())
     }
 
     /// A page of the tasks the agent could pick up, in browse order.
