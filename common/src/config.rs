@@ -140,10 +140,20 @@ pub struct Config {
     #[arg(long, env = "PINCHWORK_WEBHOOK_CONCURRENCY", default_value_t = 16)]
     pub webhook_concurrency: usize,
     /// How long the events stream keeps events (SSE replay, webhook catch-up);
-    /// the deadlines service deletes published outbox rows and finished webhook
-    /// deliveries after the same time.
+    /// the deadlines service deletes finished webhook deliveries after the
+    /// same time.
     #[arg(long, env = "PINCHWORK_EVENTS_RETENTION_HOURS", default_value_t = 24)]
     pub events_retention_hours: u64,
+    /// How long a published outbox row is kept before the deadlines service
+    /// deletes it. Once JetStream holds the event nothing reads the row (the
+    /// streams serve replay), so this only bounds the table; it keeps the
+    /// recent rows for inspection.
+    #[arg(
+        long,
+        env = "PINCHWORK_OUTBOX_RETENTION_SECONDS",
+        default_value_t = 3600
+    )]
+    pub outbox_retention_seconds: u64,
     /// Period of the outbox sweeper that publishes rows a crashed node left behind.
     #[arg(long, env = "PINCHWORK_OUTBOX_SWEEP_MS", default_value_t = 1000)]
     pub outbox_sweep_ms: u64,
@@ -302,10 +312,11 @@ impl Config {
             );
         }
         if self.events_retention_hours == 0
+            || self.outbox_retention_seconds == 0
             || self.outbox_sweep_ms == 0
             || self.sse_keepalive_seconds == 0
         {
-            return Err("PINCHWORK_EVENTS_RETENTION_HOURS, PINCHWORK_OUTBOX_SWEEP_MS and PINCHWORK_SSE_KEEPALIVE_SECONDS must be positive".into());
+            return Err("PINCHWORK_EVENTS_RETENTION_HOURS, PINCHWORK_OUTBOX_RETENTION_SECONDS, PINCHWORK_OUTBOX_SWEEP_MS and PINCHWORK_SSE_KEEPALIVE_SECONDS must be positive".into());
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -410,6 +421,7 @@ impl fmt::Debug for Config {
             .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
             .field("webhook_concurrency", &self.webhook_concurrency)
             .field("events_retention_hours", &self.events_retention_hours)
+            .field("outbox_retention_seconds", &self.outbox_retention_seconds)
             .field("outbox_sweep_ms", &self.outbox_sweep_ms)
             .field("sse_keepalive_seconds", &self.sse_keepalive_seconds)
             .field("sse_buffer", &self.sse_buffer)

@@ -159,20 +159,20 @@ pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), 
 }
 
 /// Deletes the rows among the `limit` oldest (by id) that were published more
-/// than `retention_hours` ago (the JetStream streams keep events as long).
-/// Reading only the head of the primary key keeps a sweep's cost bounded
-/// whatever the table's size; rows not yet published stay.
+/// than `retention_seconds` ago. Reading only the head of the primary key
+/// keeps a sweep's cost bounded whatever the table's size; rows not yet
+/// published stay.
 pub async fn prune_published(
     conn: &mut PgConnection,
-    retention_hours: u64,
+    retention_seconds: u64,
     limit: i64,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "DELETE FROM outbox WHERE id IN (
              SELECT id FROM (SELECT id, published_at FROM outbox ORDER BY id LIMIT $2) head
-             WHERE published_at < now() - make_interval(hours => $1::int))",
+             WHERE published_at < now() - make_interval(secs => $1))",
     )
-    .bind(i32::try_from(retention_hours).unwrap_or(i32::MAX))
+    .bind(retention_seconds as f64)
     .bind(limit)
     .execute(conn)
     .await?

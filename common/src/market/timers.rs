@@ -201,8 +201,8 @@ impl Market {
                 ended.len()
             }
             Rule::OutboxRetention => {
-                outbox::prune_published(&mut tx, self.config.events_retention_hours, limit).await?
-                    as usize
+                let retention = self.config.outbox_retention_seconds;
+                outbox::prune_published(&mut tx, retention, limit).await? as usize
             }
             Rule::WebhookDeliveryRetention => {
                 webhooks::prune_finished(&mut tx, self.config.events_retention_hours, limit).await?

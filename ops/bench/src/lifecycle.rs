@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::{
     client::{Agent, Api},
-    profile::{self, CpuSnapshot, Statements},
+    profile::{self, CpuSnapshot, OutboxSize, Statements},
     stats::Samples,
 };
 
@@ -25,6 +25,9 @@ pub struct Outcome {
     /// Statements of the cluster's database, when `pg_stat_statements` is loaded.
     pub statements: Option<Statements>,
     pub lifecycles: u64,
+    /// The outbox table read every fifth of the run (seconds since the
+    /// start, reading), when the cluster's database is given.
+    pub outbox: Vec<(u64, OutboxSize)>,
 }
 
 /// Lifecycles per second at `concurrency` pairs over `seconds`, the latency
@@ -42,6 +45,7 @@ pub async fn run(
     let cpu = CpuSnapshot::take();
     let start = Instant::now();
     let until = start + Duration::from_secs(seconds);
+    let watch = database_url.map(|url| tokio::spawn(watch_outbox(url.to_owned(), seconds, until)));
     let mut set = JoinSet::new();
     for pair in agents.chunks_exact(2) {
         set.spawn(pair_loop(
@@ -62,13 +66,39 @@ pub async fn run(
     let statements = database_url
         .filter(|_| counting)
         .and_then(profile::read_statements);
+    let outbox = match watch {
+        Some(watch) => watch.await?,
+        None => Vec::new(),
+    };
     Ok(Outcome {
         per_sec,
         samples,
         cpu_ms,
         statements,
         lifecycles: total,
+        outbox,
     })
+}
+
+/// Reads the outbox table at the start, every fifth of the run and at its end,
+/// so that a long run shows whether the table stays bounded.
+async fn watch_outbox(url: String, seconds: u64, until: Instant) -> Vec<(u64, OutboxSize)> {
+    let start = Instant::now();
+    let step = Duration::from_secs((seconds / 5).max(1));
+    let mut readings = Vec::new();
+    loop {
+        let at = start.elapsed().as_secs();
+        let db = url.clone();
+        if let Ok(Some(size)) = tokio::task::spawn_blocking(move || profile::outbox_size(&db)).await
+        {
+            readings.push((at, size));
+        }
+        let now = Instant::now();
+        if now >= until {
+            return readings;
+        }
+        tokio::time::sleep(step.min(until - now)).await;
+    }
 }
 
 /// One pair, swapping roles each round so neither runs out of credits.

@@ -149,6 +149,26 @@ fn report_profile(report: &mut stats::Report, c: usize, o: &lifecycle::Outcome) 
         &["process", "CPU ms per lifecycle"],
         &rows,
     );
+    if let Some((_, last)) = o.outbox.last() {
+        report.figure(format!("outbox_rows_end_c{c}"), last.rows as f64);
+        let rows: Vec<Vec<String>> = o
+            .outbox
+            .iter()
+            .map(|(at, size)| {
+                vec![
+                    at.to_string(),
+                    size.rows.to_string(),
+                    size.unpublished.to_string(),
+                    format!("{:.1}", size.bytes as f64 / 1_048_576.0),
+                ]
+            })
+            .collect();
+        report.table(
+            &format!("Outbox table during the run at concurrency {c}"),
+            &["seconds", "rows", "unpublished", "MiB (with indexes)"],
+            &rows,
+        );
+    }
     let Some(st) = &o.statements else {
         return;
     };

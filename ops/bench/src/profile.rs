@@ -187,6 +187,30 @@ pub fn read_statements(database_url: &str) -> Option<Statements> {
     })
 }
 
+/// The outbox table's rows, unpublished rows and size on disk (heap, indexes
+/// and TOAST) in bytes.
+pub fn outbox_size(database_url: &str) -> Option<OutboxSize> {
+    let line = psql(
+        database_url,
+        "SELECT count(*), count(*) FILTER (WHERE published_at IS NULL), \
+                pg_total_relation_size('outbox') FROM outbox",
+    )?;
+    let mut f = line.trim().split('|').map(str::parse::<i64>);
+    Some(OutboxSize {
+        rows: f.next()?.ok()?,
+        unpublished: f.next()?.ok()?,
+        bytes: f.next()?.ok()?,
+    })
+}
+
+/// One reading of the outbox table.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxSize {
+    pub rows: i64,
+    pub unpublished: i64,
+    pub bytes: i64,
+}
+
 fn psql(database_url: &str, sql: &str) -> Option<String> {
     let out = Command::new("psql")
         .args([database_url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql])

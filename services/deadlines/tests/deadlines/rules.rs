@@ -498,7 +498,13 @@ async fn rows_about(app: &TestApp, table: &str, task: &str) -> i64 {
 
 #[tokio::test]
 async fn published_events_and_finished_deliveries_are_deleted_after_their_retention() {
-    let app = TestApp::spawn_with(&["--events-retention-hours", "1"]).await;
+    let app = TestApp::spawn_with(&[
+        "--events-retention-hours",
+        "1",
+        "--outbox-retention-seconds",
+        "3600",
+    ])
+    .await;
     let (poster, worker, old) = claimed_task(&app, 5, json!({})).await;
     let recent = app
         .post_task_with(&poster, json!({"need": "recent", "max_credits": 1}))
