@@ -34,14 +34,15 @@ pub enum Outcome {
     Failed,
 }
 
-/// One attempt as recorded.
+/// One attempt as recorded, with the outcome it decided.
 #[derive(Debug, Clone)]
-pub struct Attempt<'a> {
+pub struct Attempt {
     pub delivery_id: i64,
     pub attempt: i32,
     pub status_code: Option<i32>,
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
     pub duration_ms: i32,
+    pub outcome: Outcome,
 }
 
 /// A recent delivery of one agent, with its attempts as JSON.
@@ -60,30 +61,59 @@ pub struct DeliverySummary {
     pub attempt_log: Value,
 }
 
-/// Queues a delivery unless this agent already has one for this event
-/// (redelivered events change nothing). True when a row was written.
+/// A delivery to queue: one event for one agent.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub agent_id: AgentId,
+    pub event_id: i64,
+    pub event_type: String,
+    pub task_id: Option<TaskId>,
+    pub body: String,
+    pub traceparent: Option<String>,
+}
+
+/// Those of `agents` that have a `webhook_url` and are not suspended: the
+/// agents whose events are queued (one statement for a whole batch of events).
+pub async fn hooked_among(
+    db: impl PgExecutor<'_>,
+    agents: &[&str],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM agents
+         WHERE id = ANY($1::text[]) AND webhook_url IS NOT NULL AND NOT suspended",
+    )
+    .bind(agents)
+    .fetch_all(db)
+    .await
+}
+
+/// Queues the deliveries in one statement, skipping those whose agent already
+/// has one for that event (redelivered events change nothing). Returns the
+/// number of rows written.
 pub async fn enqueue(
     db: impl PgExecutor<'_>,
-    agent_id: &AgentId,
-    event_id: i64,
-    event_type: &str,
-    task_id: Option<&TaskId>,
-    body: &str,
-    traceparent: Option<&str>,
-) -> Result<bool, sqlx::Error> {
+    deliveries: &[NewDelivery],
+) -> Result<u64, sqlx::Error> {
+    if deliveries.is_empty() {
+        return Ok(0);
+    }
+    let column = |f: fn(&NewDelivery) -> Option<&str>| -> Vec<Option<&str>> {
+        deliveries.iter().map(f).collect()
+    };
     let done = sqlx::query(
         "INSERT INTO webhook_deliveries (agent_id, event_id, event_type, task_id, body, traceparent)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, event_id) DO NOTHING",
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
+         ON CONFLICT (agent_id, event_id) DO NOTHING",
     )
-    .bind(agent_id)
-    .bind(event_id)
-    .bind(event_type)
-    .bind(task_id)
-    .bind(body)
-    .bind(traceparent)
+    .bind(column(|d| Some(d.agent_id.as_str())))
+    .bind(deliveries.iter().map(|d| d.event_id).collect::<Vec<_>>())
+    .bind(column(|d| Some(d.event_type.as_str())))
+    .bind(column(|d| d.task_id.as_ref().map(TaskId::as_str)))
+    .bind(column(|d| Some(d.body.as_str())))
+    .bind(column(|d| d.traceparent.as_deref()))
     .execute(db)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done.rows_affected())
 }
 
 /// Claims up to `limit` due deliveries for one attempt each: counts the
@@ -109,42 +139,46 @@ pub async fn claim_due(pool: &PgPool, limit: i64, lease_ms: i64) -> Result<Vec<D
     .await
 }
 
-/// Records an attempt and applies its outcome, in one transaction.
-pub async fn record(
-    pool: &PgPool,
-    attempt: &Attempt<'_>,
-    outcome: Outcome,
-) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+/// Records attempts and applies their outcomes, all in one statement (one
+/// commit for a whole batch of attempts).
+pub async fn record(db: impl PgExecutor<'_>, attempts: &[Attempt]) -> Result<(), sqlx::Error> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let (status, delay_ms): (Vec<&str>, Vec<i64>) = attempts
+        .iter()
+        .map(|a| match a.outcome {
+            Outcome::Delivered => ("delivered", 0),
+            Outcome::RetryInMs(ms) => ("pending", ms),
+            Outcome::Failed => ("failed", 0),
+        })
+        .unzip();
     sqlx::query(
-        "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms)
-         VALUES ($1, $2, $3, $4, $5)",
+        "WITH logged AS (
+             INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms)
+             SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::int[]))
+         UPDATE webhook_deliveries d
+         SET status = o.status,
+             next_attempt_at = now() + make_interval(secs => o.delay_ms::double precision / 1000),
+             completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END
+         FROM unnest($1::bigint[], $6::text[], $7::bigint[]) AS o(id, status, delay_ms)
+         WHERE d.id = o.id",
     )
-    .bind(attempt.delivery_id)
-    .bind(attempt.attempt)
-    .bind(attempt.status_code)
-    .bind(attempt.error)
-    .bind(attempt.duration_ms)
-    .execute(&mut *tx)
-    .await?;
-    let (status, delay_ms) = match outcome {
-        Outcome::Delivered => ("delivered", 0),
-        Outcome::RetryInMs(ms) => ("pending", ms),
-        Outcome::Failed => ("failed", 0),
-    };
-    sqlx::query(
-        "UPDATE webhook_deliveries
-         SET status = $2,
-             next_attempt_at = now() + make_interval(secs => $3::double precision / 1000),
-             completed_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END
-         WHERE id = $1",
+    .bind(attempts.iter().map(|a| a.delivery_id).collect::<Vec<_>>())
+    .bind(attempts.iter().map(|a| a.attempt).collect::<Vec<_>>())
+    .bind(attempts.iter().map(|a| a.status_code).collect::<Vec<_>>())
+    .bind(
+        attempts
+            .iter()
+            .map(|a| a.error.as_deref())
+            .collect::<Vec<_>>(),
     )
-    .bind(attempt.delivery_id)
+    .bind(attempts.iter().map(|a| a.duration_ms).collect::<Vec<_>>())
     .bind(status)
     .bind(delay_ms)
-    .execute(&mut *tx)
+    .execute(db)
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// The agent's most recent deliveries, newest first, with their attempts.

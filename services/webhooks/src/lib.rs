@@ -1,9 +1,10 @@
 //! The Pinchwork webhook sender. A durable consumer on the events stream turns
 //! each event for an agent with a `webhook_url` into a `webhook_deliveries`
-//! row (idempotent per event id), acked only after the row is written; a
-//! sender polls due rows with `SKIP LOCKED`, POSTs them signed, records every
-//! attempt and reschedules failures with exponential back-off. Nothing lives
-//! only in memory, so kill -9 and a restart lose nothing.
+//! row (idempotent per event id), a batch of events per commit, each acked
+//! only after its batch is committed; a sender polls due rows with `SKIP
+//! LOCKED`, POSTs them signed, records every attempt and reschedules failures
+//! with exponential back-off. Nothing lives only in memory, so kill -9 and a
+//! restart lose nothing.
 #![forbid(unsafe_code)]
 
 mod ingest;

@@ -15,7 +15,10 @@ use pinchwork_common::{
 use reqwest::header::HeaderValue;
 use sha2::Sha256;
 use sqlx::PgPool;
-use tokio::{sync::Notify, task::JoinSet};
+use tokio::{
+    sync::{Notify, mpsc},
+    task::JoinSet,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -47,9 +50,10 @@ enum SendError {
 }
 
 /// Polls and sends due deliveries until `shutdown`, keeping up to
-/// `PINCHWORK_WEBHOOK_CONCURRENCY` attempts in flight: a free slot is filled
-/// as soon as an attempt ends, so one slow receiver holds one slot (for at
-/// most the timeout) and never the deliveries of other agents.
+/// `PINCHWORK_WEBHOOK_CONCURRENCY` attempts in flight: free slots are filled
+/// as soon as attempts end, so one slow receiver holds one slot (for at most
+/// the timeout) and never the deliveries of other agents. Outcomes go to one
+/// recorder that writes whatever has ended in one statement.
 pub async fn run(
     pool: PgPool,
     config: Arc<Config>,
@@ -65,11 +69,16 @@ pub async fn run(
     };
     // A claim outlives the longest attempt, so only a crashed sender's claim expires.
     let lease_ms = i64::try_from(config.webhook_timeout_seconds * 1000 + 5_000).unwrap_or(i64::MAX);
+    // Bounded: when recording falls behind, attempts wait for it with their slot.
+    let (outcomes, pending) = mpsc::channel(config.webhook_concurrency);
+    let recorder = tokio::spawn(record_outcomes(pool.clone(), pending));
     let mut attempts = JoinSet::new();
     loop {
         if shutdown.is_cancelled() {
-            // In-flight attempts finish, so their outcome is recorded.
+            // In-flight attempts finish, and their outcome is recorded.
             while attempts.join_next().await.is_some() {}
+            drop(outcomes);
+            let _ = recorder.await;
             return;
         }
         let free = config.webhook_concurrency.saturating_sub(attempts.len());
@@ -79,11 +88,16 @@ pub async fn run(
                 Ok(batch) => {
                     claimed = batch.len();
                     for due in batch {
-                        let (pool, config, client) = (pool.clone(), config.clone(), client.clone());
+                        let (config, client) = (config.clone(), client.clone());
+                        let outcomes = outcomes.clone();
                         let span = attempt_span(&due);
                         attempts.spawn(
-                            async move { attempt(&pool, &config, &client, due).await }
-                                .instrument(span),
+                            async move {
+                                let done = attempt(&config, &client, due).await;
+                                // Closed only at shutdown, after every attempt ended.
+                                let _ = outcomes.send(done).await;
+                            }
+                            .instrument(span),
                         );
                     }
                 }
@@ -94,11 +108,30 @@ pub async fn run(
             continue; // There may be more due right now.
         }
         tokio::select! {
-            Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
+            Some(_) = attempts.join_next(), if !attempts.is_empty() => {
+                // Every attempt that has ended frees its slot for the next claim.
+                while attempts.try_join_next().is_some() {}
+            }
             () = wake.notified(), if attempts.len() < config.webhook_concurrency => {}
             () = tokio::time::sleep(POLL) => {}
             () = shutdown.cancelled() => {}
         }
+    }
+}
+
+/// Attempts recorded in one statement at most.
+const RECORD_BATCH: usize = 256;
+
+/// Records outcomes until the channel closes: whatever has arrived since the
+/// last write goes in the next one. A failed write is logged; the claims'
+/// leases then expire and those attempts are repeated (same event id).
+async fn record_outcomes(pool: PgPool, mut pending: mpsc::Receiver<Attempt>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while pending.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        if let Err(err) = webhooks::record(&pool, &batch).await {
+            tracing::warn!(error = %err, attempts = batch.len(), "recording webhook attempts failed");
+        }
+        batch.clear();
     }
 }
 
@@ -129,8 +162,8 @@ fn attempt_span(due: &Due) -> tracing::Span {
     span
 }
 
-/// One attempt of one delivery: send, record, decide what happens next.
-async fn attempt(pool: &PgPool, config: &Config, client: &reqwest::Client, due: Due) {
+/// One attempt of one delivery: send, then decide what happens next.
+async fn attempt(config: &Config, client: &reqwest::Client, due: Due) -> Attempt {
     let started = Instant::now();
     let max_attempts = i32::try_from(config.webhook_max_retries)
         .unwrap_or(i32::MAX)
@@ -165,16 +198,13 @@ async fn attempt(pool: &PgPool, config: &Config, client: &reqwest::Client, due: 
         Outcome::Failed => "failed",
     };
     metrics::counter!(metrics::WEBHOOK_ATTEMPTS, "outcome" => label).increment(1);
-    let record = Attempt {
+    Attempt {
         delivery_id: due.id,
         attempt: due.attempts,
         status_code,
-        error: error.as_deref(),
+        error,
         duration_ms,
-    };
-    if let Err(err) = webhooks::record(pool, &record, outcome).await {
-        // The claim's lease expires and the attempt is repeated (same event id).
-        tracing::warn!(error = %err, "recording a webhook attempt failed");
+        outcome,
     }
 }
 
