@@ -4,7 +4,11 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use super::ledger::{self, Kind};
-use crate::{domain::Credits, ids::AgentId};
+use crate::{
+    domain::Credits,
+    ids::AgentId,
+    market::{agent_terms, good_at_terms},
+};
 
 /// Credits the platform agent starts with; it funds welcome tasks.
 pub const PLATFORM_GENESIS_CREDITS: Credits = Credits::new(999_999_999);
@@ -84,11 +88,13 @@ pub async fn ensure_platform_agent(pool: &PgPool, id: &AgentId) -> Result<(), sq
     tx.commit().await
 }
 
-/// Inserts a new agent with a zero balance (the signup grant follows).
+/// Inserts a new agent with a zero balance (the signup grant follows) and
+/// its match terms.
 pub async fn insert(conn: &mut PgConnection, agent: &NewAgent<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO agents (id, name, key_hash, good_at, accepts_system_tasks, webhook_url, webhook_secret)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO agents (id, name, key_hash, good_at, accepts_system_tasks, webhook_url, webhook_secret,
+                             match_terms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(agent.id)
     .bind(agent.name)
@@ -97,6 +103,7 @@ pub async fn insert(conn: &mut PgConnection, agent: &NewAgent<'_>) -> Result<(),
     .bind(agent.accepts_system_tasks)
     .bind(agent.webhook_url)
     .bind(agent.webhook_secret)
+    .bind(agent_terms(agent.good_at, None))
     .execute(conn)
     .await?;
     Ok(())
@@ -177,7 +184,9 @@ pub struct ProfileUpdate {
     pub webhook_secret: Option<Option<String>>,
 }
 
-/// Applies a profile change and returns the updated agent.
+/// Applies a profile change and returns the updated agent. A new good_at
+/// replaces the good_at match terms and keeps the tag ones (terms not computed
+/// yet stay so).
 pub async fn update_profile(
     db: impl PgExecutor<'_>,
     id: &AgentId,
@@ -188,7 +197,10 @@ pub async fn update_profile(
             good_at = CASE WHEN $2 THEN $3 ELSE good_at END,
             accepts_system_tasks = COALESCE($4, accepts_system_tasks),
             webhook_url = CASE WHEN $5 THEN $6 ELSE webhook_url END,
-            webhook_secret = CASE WHEN $7 THEN $8 ELSE webhook_secret END
+            webhook_secret = CASE WHEN $7 THEN $8 ELSE webhook_secret END,
+            match_terms = CASE WHEN NOT $2 OR match_terms IS NULL THEN match_terms
+                               ELSE $9::text[] || ARRAY(SELECT x FROM unnest(match_terms) x WHERE x LIKE 't:%')
+                          END
          WHERE id = $1
          RETURNING *",
     )
@@ -200,6 +212,7 @@ pub async fn update_profile(
     .bind(update.webhook_url.clone().flatten())
     .bind(update.webhook_secret.is_some())
     .bind(update.webhook_secret.clone().flatten())
+    .bind(good_at_terms(update.good_at.as_deref()))
     .fetch_one(db)
     .await
 }

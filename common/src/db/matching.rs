@@ -21,25 +21,83 @@ pub struct Candidate {
 
 /// Agents that may be matched to a task of `poster_id`: not the platform, not
 /// the poster, not suspended, with a non-empty `good_at`; best reputation first.
+/// With `terms`, only agents whose `match_terms` share one of them (or are not
+/// computed yet) — read through the GIN index, so the rows read follow the
+/// agents that share a word with the task, not the number of agents.
 pub async fn candidates(
     db: impl PgExecutor<'_>,
     platform_id: &AgentId,
     poster_id: &AgentId,
+    terms: Option<&[String]>,
     limit: i64,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
-    sqlx::query_as::<_, Candidate>(
+    // Two statements rather than one with `$3 IS NULL OR ...`, so that each
+    // keeps its own plan (a generic plan could not use the index for both).
+    let sql = if terms.is_some() {
+        "SELECT id, good_at, COALESCE(capability_tags, '{}') AS capability_tags, reputation
+         FROM agents
+         WHERE (match_terms && $4::text[] OR match_terms IS NULL)
+           AND id <> $1 AND id <> $2 AND NOT suspended
+           AND good_at IS NOT NULL AND btrim(good_at) <> ''
+         ORDER BY reputation DESC, created_at ASC, id
+         LIMIT $3"
+    } else {
         "SELECT id, good_at, COALESCE(capability_tags, '{}') AS capability_tags, reputation
          FROM agents
          WHERE id <> $1 AND id <> $2 AND NOT suspended
            AND good_at IS NOT NULL AND btrim(good_at) <> ''
          ORDER BY reputation DESC, created_at ASC, id
-         LIMIT $3",
-    )
-    .bind(platform_id)
-    .bind(poster_id)
-    .bind(limit)
+         LIMIT $3"
+    };
+    let query = sqlx::query_as::<_, Candidate>(sql)
+        .bind(platform_id)
+        .bind(poster_id)
+        .bind(limit);
+    match terms {
+        Some(terms) => query.bind(terms),
+        None => query,
+    }
     .fetch_all(db)
     .await
+}
+
+/// An agent whose match terms are not computed yet.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UnindexedAgent {
+    pub id: AgentId,
+    pub good_at: Option<String>,
+    pub capability_tags: Option<Vec<String>>,
+}
+
+/// Locks up to `limit` agents without match terms (skipping rows another
+/// transaction holds).
+pub async fn agents_without_terms(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<UnindexedAgent>, sqlx::Error> {
+    sqlx::query_as::<_, UnindexedAgent>(
+        "SELECT id, good_at, capability_tags FROM agents
+         WHERE match_terms IS NULL
+         LIMIT $1
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Stores an agent's match terms.
+pub async fn set_match_terms(
+    conn: &mut PgConnection,
+    agent_id: &AgentId,
+    terms: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE agents SET match_terms = $2 WHERE id = $1")
+        .bind(agent_id)
+        .bind(terms)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Locks a regular task that still waits for a routing decision: posted,
@@ -273,16 +331,25 @@ pub async fn cancel_stale_extractions(
     .rows_affected())
 }
 
-/// Replaces an agent's capability tags (`None` clears them).
+/// Replaces an agent's capability tags (`None` clears them) and their match
+/// terms, keeping the good_at ones (terms not computed yet stay so).
 pub async fn set_capability_tags(
     conn: &mut PgConnection,
     agent_id: &AgentId,
     tags: Option<&[String]>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE agents SET capability_tags = $2 WHERE id = $1")
-        .bind(agent_id)
-        .bind(tags)
-        .execute(conn)
-        .await?;
+    let terms = crate::market::tag_terms(tags.unwrap_or_default());
+    sqlx::query(
+        "UPDATE agents SET capability_tags = $2,
+            match_terms = CASE WHEN match_terms IS NULL THEN NULL
+                               ELSE ARRAY(SELECT x FROM unnest(match_terms) x WHERE x NOT LIKE 't:%') || $3::text[]
+                          END
+         WHERE id = $1",
+    )
+    .bind(agent_id)
+    .bind(tags)
+    .bind(&terms)
+    .execute(conn)
+    .await?;
     Ok(())
 }

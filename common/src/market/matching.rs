@@ -29,14 +29,21 @@ use crate::{
 pub const BUILTIN_TOP: usize = 5;
 /// Candidates listed in a match_agents prompt (best reputation first).
 const PROMPT_CANDIDATES: i64 = 200;
-/// Candidates the built-in matcher scores.
-const BUILTIN_CANDIDATES: i64 = 5000;
+/// Candidates the built-in matcher scores: the best-rated agents sharing a
+/// term with the task, found through the `match_terms` index.
+const BUILTIN_CANDIDATES: i64 = 200;
 /// Agent ids read from a match result.
 const MAX_RANKED: usize = 20;
 /// Longest tag kept from a system-task result.
 const MAX_RESULT_TAG_LEN: usize = 50;
 /// Shortest word that counts for keyword overlap.
 const MIN_KEYWORD_LEN: usize = 3;
+/// Prefix of a match term made from a keyword (of good_at, or of a task's need and tags).
+const WORD_TERM: &str = "w:";
+/// Prefix of a match term made from a lower-cased tag.
+const TAG_TERM: &str = "t:";
+/// Agents whose match terms the sweep computes per transaction.
+pub const TERMS_BATCH: i64 = 500;
 
 /// Words too common to say anything about a skill.
 const STOP_WORDS: &[&str] = &[
@@ -76,7 +83,7 @@ impl Market {
         let platform = &self.config.platform_agent_id;
         let outcome = if infra_matches(&mut tx, &self.config, &task).await? {
             let candidates =
-                matching::candidates(&mut *tx, platform, &task.poster_id, PROMPT_CANDIDATES)
+                matching::candidates(&mut *tx, platform, &task.poster_id, None, PROMPT_CANDIDATES)
                     .await?;
             let need = match_prompt(&task, &candidates);
             let spawned = matching::insert_system_task(
@@ -152,6 +159,20 @@ impl Market {
         Ok(spawned)
     }
 
+    /// Computes the match terms of up to `batch` agents that have none yet
+    /// (all of them after migration 0015, or after a write that bypassed
+    /// [`agent_terms`]); returns how many were written.
+    pub async fn index_match_terms(&self, batch: i64) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let agents = matching::agents_without_terms(&mut tx, batch).await?;
+        for agent in &agents {
+            let terms = agent_terms(agent.good_at.as_deref(), agent.capability_tags.as_deref());
+            matching::set_match_terms(&mut tx, &agent.id, &terms).await?;
+        }
+        tx.commit().await?;
+        Ok(agents.len())
+    }
+
     /// Handles every task still waiting for routing (the safety net for
     /// commands that never reached NATS); returns how many were routed now.
     pub async fn route_unrouted(&self, batch: i64) -> Result<usize> {
@@ -186,14 +207,7 @@ pub(super) async fn route_builtin(
     config: &Config,
     task: &Task,
 ) -> Result<MatchOutcome> {
-    let candidates = matching::candidates(
-        &mut *conn,
-        &config.platform_agent_id,
-        &task.poster_id,
-        BUILTIN_CANDIDATES,
-    )
-    .await?;
-    let ranked = builtin_ranking(task, &candidates);
+    let ranked = builtin_match(conn, &config.platform_agent_id, task).await?;
     route(conn, config, &task.id, &ranked, None).await?;
     Ok(if ranked.is_empty() {
         MatchOutcome::Broadcast
@@ -443,18 +457,90 @@ pub fn keywords(text: &str) -> HashSet<String> {
         .collect()
 }
 
+/// What a task is compared with: its tags and extracted tags lower-cased, and
+/// the keywords of its need and of those tags.
+struct TaskTerms {
+    tags: HashSet<String>,
+    words: HashSet<String>,
+}
+
+impl TaskTerms {
+    fn of(task: &Task) -> Self {
+        let tags: HashSet<String> = task
+            .tags
+            .iter()
+            .chain(&task.extracted_tags)
+            .map(|t| t.to_lowercase())
+            .collect();
+        let mut words = keywords(&task.need);
+        words.extend(tags.iter().flat_map(|t| keywords(t)));
+        Self { tags, words }
+    }
+
+    /// The index terms: an agent shares one exactly when its relevance is > 0.
+    fn index_terms(&self) -> Vec<String> {
+        let words = self.words.iter().map(|w| format!("{WORD_TERM}{w}"));
+        let tags = self.tags.iter().map(|t| format!("{TAG_TERM}{t}"));
+        words.chain(tags).collect()
+    }
+}
+
+/// The match terms of an agent's good_at: `w:` and each keyword.
+pub fn good_at_terms(good_at: Option<&str>) -> Vec<String> {
+    let mut terms: Vec<String> = keywords(good_at.unwrap_or_default())
+        .into_iter()
+        .map(|w| format!("{WORD_TERM}{w}"))
+        .collect();
+    terms.sort();
+    terms
+}
+
+/// The match terms of an agent's capability tags: `t:` and each tag lower-cased.
+pub fn tag_terms(tags: &[String]) -> Vec<String> {
+    let mut terms: Vec<String> = tags
+        .iter()
+        .map(|t| format!("{TAG_TERM}{}", t.to_lowercase()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    terms.sort();
+    terms
+}
+
+/// All match terms of an agent (stored in `agents.match_terms`).
+pub fn agent_terms(good_at: Option<&str>, capability_tags: Option<&[String]>) -> Vec<String> {
+    let mut terms = good_at_terms(good_at);
+    terms.extend(tag_terms(capability_tags.unwrap_or_default()));
+    terms
+}
+
+/// The built-in matcher for a locked task: the agents sharing a term with it
+/// (bounded, best reputation first) ranked by [`builtin_ranking`].
+async fn builtin_match(
+    conn: &mut PgConnection,
+    platform_id: &AgentId,
+    task: &Task,
+) -> Result<Vec<AgentId>> {
+    let terms = TaskTerms::of(task).index_terms();
+    let candidates = matching::candidates(
+        conn,
+        platform_id,
+        &task.poster_id,
+        Some(&terms),
+        BUILTIN_CANDIDATES,
+    )
+    .await?;
+    Ok(builtin_ranking(task, &candidates))
+}
+
 /// The built-in ranking: `2 × tag overlap + keyword overlap`, and only agents
 /// with some overlap qualify; reputation (×0.5) then decides among them, so a
 /// well-rated agent is not matched to work it never claimed to do.
 pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<AgentId> {
-    let task_tags: HashSet<String> = task
-        .tags
-        .iter()
-        .chain(&task.extracted_tags)
-        .map(|t| t.to_lowercase())
-        .collect();
-    let mut task_words = keywords(&task.need);
-    task_words.extend(task_tags.iter().flat_map(|t| keywords(t)));
+    let TaskTerms {
+        tags: task_tags,
+        words: task_words,
+    } = TaskTerms::of(task);
     let mut scored: Vec<(f64, &AgentId)> = candidates
         .iter()
         .filter_map(|c| {

@@ -17,7 +17,9 @@ use tokio::sync::Notify;
 
 pub use accounts::{Registration, RegistrationInput};
 pub use lifecycle::{CreateTaskInput, Rejection};
-pub use matching::{MatchOutcome, builtin_ranking, keywords};
+pub use matching::{
+    MatchOutcome, TERMS_BATCH, agent_terms, builtin_ranking, good_at_terms, keywords, tag_terms,
+};
 pub use social::{MAX_UNANSWERED_QUESTIONS, PosterRating};
 pub use timers::{Rule, SweepReport};
 

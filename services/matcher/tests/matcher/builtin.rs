@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use pinchwork_common::market::{MatchOutcome, Rule};
 use pinchwork_testkit::eventually;
+use serde_json::json;
 
 use crate::support::TestEnv;
 
@@ -136,4 +137,103 @@ async fn the_matcher_service_routes_tasks_it_never_heard_about() {
     let listed = env.browse(&coder).await;
     assert_eq!(listed[0]["task_id"], task.as_str());
     assert_eq!(listed[0]["match_rank"], 0);
+}
+
+#[tokio::test]
+async fn a_matching_agent_far_down_the_reputation_order_is_still_matched() {
+    let env = TestEnv::spawn(&[]).await;
+    let poster = env.register("poster").await;
+    let coder = env.worker("coder", "rust compiler internals").await;
+    // More well-rated agents than the built-in matcher reads, none of them
+    // sharing a word with the task; inserted by hand, so without match terms
+    // until the sweep's step computes them.
+    sqlx::query(
+        "INSERT INTO agents (id, name, credits, good_at, reputation)
+         SELECT 'filler-' || i, 'filler', 0, 'writing poems and songs', 5.0
+         FROM generate_series(1, 600) i",
+    )
+    .execute(&env.pool)
+    .await
+    .unwrap();
+    while env
+        .market
+        .index_match_terms(pinchwork_common::market::TERMS_BATCH)
+        .await
+        .unwrap()
+        > 0
+    {}
+    let task = env.post_task(&poster, "Explain rust lifetimes", 5).await;
+    assert_eq!(env.matched_agents(&task).await, vec![coder.id.clone()]);
+
+    // A good_at written by hand leaves the terms stale: they are dropped, and
+    // the agent stays a candidate until they are computed again.
+    sqlx::query("UPDATE agents SET good_at = 'kubernetes operators' WHERE id = $1")
+        .bind(&coder.id)
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    let k8s = env
+        .post_task(&poster, "Write a kubernetes operator", 5)
+        .await;
+    assert_eq!(env.matched_agents(&k8s).await, vec![coder.id.clone()]);
+    env.assert_conservation().await;
+}
+
+/// An agent's match terms, sorted.
+async fn match_terms(env: &TestEnv, agent_id: &str) -> Option<Vec<String>> {
+    let terms: Option<Vec<String>> =
+        sqlx::query_scalar("SELECT match_terms FROM agents WHERE id = $1")
+            .bind(agent_id)
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    terms.map(|mut t| {
+        t.sort();
+        t
+    })
+}
+
+#[tokio::test]
+async fn match_terms_follow_good_at_and_capability_tags() {
+    let env = TestEnv::spawn(&[]).await;
+    let poster = env.register("poster").await;
+    let worker = env.worker("worker", "Writing poems, and the songs").await;
+    let terms = |list: &[&str]| Some(list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        match_terms(&env, &worker.id).await,
+        terms(&["w:poems", "w:songs", "w:writing"])
+    );
+
+    let mut conn = env.pool.acquire().await.unwrap();
+    let tags = vec!["code-review".to_string()];
+    pinchwork_common::db::matching::set_capability_tags(
+        &mut conn,
+        &worker.id.as_str().into(),
+        Some(&tags),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        match_terms(&env, &worker.id).await,
+        terms(&["t:code-review", "w:poems", "w:songs", "w:writing"])
+    );
+
+    env.call(
+        reqwest::Method::PATCH,
+        "/v1/me",
+        Some(&worker.key),
+        json!({ "good_at": "Haskell" }),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        match_terms(&env, &worker.id).await,
+        terms(&["t:code-review", "w:haskell"])
+    );
+
+    // The tag alone is enough to be a candidate.
+    let task = env
+        .post_tagged(&poster, "Plan a party", &["Code-Review"])
+        .await;
+    assert_eq!(env.matched_agents(&task).await, vec![worker.id.clone()]);
 }

@@ -36,6 +36,15 @@ impl TestEnv {
         self.start_service(Service::Matcher).await
     }
 
+    /// The agents matched to a task, by rank.
+    pub async fn matched_agents(&self, task_id: &str) -> Vec<String> {
+        sqlx::query_scalar("SELECT agent_id FROM task_matches WHERE task_id = $1 ORDER BY rank")
+            .bind(task_id)
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
     /// Registers an agent with a good_at description.
     pub async fn worker(&self, name: &str, good_at: &str) -> Agent {
         self.register_with(json!({ "name": name, "good_at": good_at }))
