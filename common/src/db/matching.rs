@@ -21,9 +21,12 @@ pub struct Candidate {
 
 /// Agents that may be matched to a task of `poster_id`: not the platform, not
 /// the poster, not suspended, with a non-empty `good_at`; best reputation first.
-/// With `terms`, only agents whose `match_terms` share one of them (or are not
-/// computed yet) — read through the GIN index, so the rows read follow the
-/// agents that share a word with the task, not the number of agents.
+/// With `terms`, only agents whose `match_terms` share one of them, or are not
+/// computed yet: the best `limit` of each term are read from
+/// `agent_match_terms_best_idx` (and of the agents without terms from
+/// `agents_match_terms_missing_idx`), and the best `limit` of their union are
+/// exactly the best `limit` of all agents sharing a term. So the rows read
+/// are bounded by (terms + 1) × limit, whatever the number of agents.
 pub async fn candidates(
     db: impl PgExecutor<'_>,
     platform_id: &AgentId,
@@ -31,34 +34,52 @@ pub async fn candidates(
     terms: Option<&[String]>,
     limit: i64,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
-    // Two statements rather than one with `$3 IS NULL OR ...`, so that each
-    // keeps its own plan (a generic plan could not use the index for both).
-    let sql = if terms.is_some() {
-        "SELECT id, good_at, COALESCE(capability_tags, '{}') AS capability_tags, reputation
-         FROM agents
-         WHERE (match_terms && $4::text[] OR match_terms IS NULL)
-           AND id <> $1 AND id <> $2 AND NOT suspended
-           AND good_at IS NOT NULL AND btrim(good_at) <> ''
-         ORDER BY reputation DESC, created_at ASC, id
-         LIMIT $3"
-    } else {
-        "SELECT id, good_at, COALESCE(capability_tags, '{}') AS capability_tags, reputation
-         FROM agents
-         WHERE id <> $1 AND id <> $2 AND NOT suspended
-           AND good_at IS NOT NULL AND btrim(good_at) <> ''
-         ORDER BY reputation DESC, created_at ASC, id
-         LIMIT $3"
-    };
-    let query = sqlx::query_as::<_, Candidate>(sql)
+    // Two statements rather than one with `$4 IS NULL OR ...`, so that each
+    // keeps its own plan.
+    let query = match terms {
+        Some(terms) => sqlx::query_as::<_, Candidate>(
+            "WITH terms AS (SELECT DISTINCT unnest($4::text[]) AS term),
+             hits AS (
+                SELECT h.agent_id, h.reputation, h.created_at
+                FROM terms CROSS JOIN LATERAL (
+                    SELECT m.agent_id, m.reputation, m.created_at FROM agent_match_terms m
+                    WHERE m.term = terms.term AND m.agent_id <> $2
+                    ORDER BY m.reputation DESC, m.created_at, m.agent_id
+                    LIMIT $3) h
+              UNION
+                (SELECT a.id, a.reputation, a.created_at FROM agents a
+                 WHERE a.match_terms IS NULL AND a.id <> $1 AND a.id <> $2 AND NOT a.suspended
+                   AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
+                 ORDER BY a.reputation DESC, a.created_at, a.id
+                 LIMIT $3)
+             ), best AS (
+                SELECT agent_id FROM hits
+                ORDER BY reputation DESC, created_at, agent_id
+                LIMIT $3
+             )
+             SELECT a.id, a.good_at, COALESCE(a.capability_tags, '{}') AS capability_tags, a.reputation
+             FROM best JOIN agents a ON a.id = best.agent_id
+             WHERE a.id <> $1 AND a.id <> $2 AND NOT a.suspended
+               AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
+             ORDER BY a.reputation DESC, a.created_at ASC, a.id",
+        )
         .bind(platform_id)
         .bind(poster_id)
-        .bind(limit);
-    match terms {
-        Some(terms) => query.bind(terms),
-        None => query,
-    }
-    .fetch_all(db)
-    .await
+        .bind(limit)
+        .bind(terms),
+        None => sqlx::query_as::<_, Candidate>(
+            "SELECT id, good_at, COALESCE(capability_tags, '{}') AS capability_tags, reputation
+             FROM agents
+             WHERE id <> $1 AND id <> $2 AND NOT suspended
+               AND good_at IS NOT NULL AND btrim(good_at) <> ''
+             ORDER BY reputation DESC, created_at ASC, id
+             LIMIT $3",
+        )
+        .bind(platform_id)
+        .bind(poster_id)
+        .bind(limit),
+    };
+    query.fetch_all(db).await
 }
 
 /// An agent whose match terms are not computed yet.
