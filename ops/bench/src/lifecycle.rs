@@ -38,6 +38,20 @@ pub async fn run(
     seconds: u64,
     database_url: Option<&str>,
 ) -> Result<Outcome> {
+    run_with_need(api, concurrency, seconds, database_url, |_| {
+        "bench task".to_string()
+    })
+    .await
+}
+
+/// [`run`] with the need of each pair's `i`-th task given by `need(i)`.
+pub async fn run_with_need(
+    api: Arc<Api>,
+    concurrency: usize,
+    seconds: u64,
+    database_url: Option<&str>,
+    need: impl Fn(usize) -> String + Clone + Send + Sync + 'static,
+) -> Result<Outcome> {
     let agents = api
         .register_many("bench-life", concurrency * 2, 32, |_| Value::Null)
         .await?;
@@ -52,6 +66,7 @@ pub async fn run(
             api.clone(),
             [pair[0].clone(), pair[1].clone()],
             until,
+            need.clone(),
         ));
     }
     let mut total = 0;
@@ -102,7 +117,12 @@ async fn watch_outbox(url: String, seconds: u64, until: Instant) -> Vec<(u64, Ou
 }
 
 /// One pair, swapping roles each round so neither runs out of credits.
-async fn pair_loop(api: Arc<Api>, pair: [Agent; 2], until: Instant) -> Result<(u64, Samples)> {
+async fn pair_loop(
+    api: Arc<Api>,
+    pair: [Agent; 2],
+    until: Instant,
+    need: impl Fn(usize) -> String,
+) -> Result<(u64, Samples)> {
     let mut samples = Samples::default();
     let mut done = 0u64;
     while Instant::now() < until {
@@ -114,7 +134,7 @@ async fn pair_loop(api: Arc<Api>, pair: [Agent; 2], until: Instant) -> Result<(u
                 "create",
                 "/v1/tasks",
                 &poster.key,
-                json!({"need": "bench task", "max_credits": 1}),
+                json!({"need": need(done as usize), "max_credits": 1}),
                 StatusCode::CREATED,
             )
             .await?;

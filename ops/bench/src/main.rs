@@ -11,6 +11,7 @@ mod events;
 mod fanout;
 mod lifecycle;
 mod profile;
+mod scale;
 mod stats;
 mod webhooks;
 
@@ -30,6 +31,8 @@ enum Scenario {
     Webhooks,
     Sse,
     Ceiling,
+    /// Not in the default run: seeds the cluster's database (bench-only!).
+    Scale,
 }
 
 /// Command line of the harness.
@@ -101,6 +104,15 @@ struct Args {
     /// `pg_stat_statements` (when loaded), and the ceiling copies its schema.
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// Seeded worker agents of the scale scenario, one level per value.
+    #[arg(long, value_delimiter = ',', default_value = "100,100000")]
+    scale_agents: Vec<usize>,
+    /// Seeded open tasks of the scale scenario, one level per value.
+    #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
+    scale_tasks: Vec<usize>,
+    /// Lifecycle pairs of the scale scenario.
+    #[arg(long, default_value_t = 8)]
+    scale_concurrency: usize,
     /// Also write the run's figures as JSON here (read by `ops/compare`).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -192,6 +204,72 @@ fn report_profile(report: &mut stats::Report, c: usize, o: &lifecycle::Outcome) 
         &["statement", "calls", "execution ms"],
         &rows,
     );
+}
+
+/// The scale scenario: every (open tasks, agents) level, tasks outer.
+async fn run_scale(args: &Args, api: &Arc<Api>, report: &mut Report) {
+    let Some(url) = args.database_url.as_deref() else {
+        report.row(
+            "scale",
+            "skipped: needs --database-url (a bench-only database)",
+        );
+        return;
+    };
+    let pool = match scale::connect(url).await {
+        Ok(pool) => pool,
+        Err(err) => return report.row("scale", &format!("failed: {err:#}")),
+    };
+    let c = args.scale_concurrency;
+    let mut first: Option<f64> = None;
+    for &tasks in &args.scale_tasks {
+        for &agents in &args.scale_agents {
+            let scenario = format!("scale: {agents} agents, {tasks} open tasks, concurrency {c}");
+            let run = scale::run(api.clone(), &pool, agents, tasks, c, args.seconds);
+            let mut o = match run.await {
+                Ok(o) => o,
+                Err(err) => {
+                    report.row(&scenario, &format!("failed: {err:#}"));
+                    continue;
+                }
+            };
+            let mut ms = |name: &str, p: f64| {
+                o.samples
+                    .percentile_ms(name, p)
+                    .map_or("-".to_string(), |v| format!("{v:.1}"))
+            };
+            let line = format!(
+                "{:.0} lifecycles/s; create p50/p99 {}/{} ms; pickup p50/p99 {}/{} ms; \
+                 routing p50/p99 {}/{} ms ({} samples); seeded in {:.0} s",
+                o.per_sec,
+                ms("create", 0.5),
+                ms("create", 0.99),
+                ms("pickup", 0.5),
+                ms("pickup", 0.99),
+                ms("routing", 0.5),
+                ms("routing", 0.99),
+                o.routed,
+                o.seed_secs,
+            );
+            report.row(&scenario, &line);
+            let key = format!("scale_a{agents}_t{tasks}");
+            report.figure(format!("{key}_lifecycles"), o.per_sec);
+            if let Some(p50) = o.samples.percentile_ms("routing", 0.5) {
+                report.figure(format!("{key}_routing_p50_ms"), p50);
+            }
+            match first {
+                None => first = Some(o.per_sec),
+                Some(base) if base > 0.0 => report.row(
+                    &format!("{scenario}: over the first level"),
+                    &format!("{:.2}", o.per_sec / base),
+                ),
+                Some(_) => {}
+            }
+            report.detail(
+                format!("Scale: {agents} agents, {tasks} open tasks"),
+                o.samples,
+            );
+        }
+    }
 }
 
 #[tokio::main]
@@ -317,6 +395,9 @@ async fn main() -> Result<()> {
                 Err(err) => report.row(&scenario, &format!("not measured: {err:#}")),
             }
         }
+    }
+    if args.runs(Scenario::Scale) {
+        run_scale(&args, &api, &mut report).await;
     }
     report.finish(args.json.as_deref())?;
     if doubles > 0 {

@@ -24,6 +24,11 @@ impl Samples {
         }
     }
 
+    /// How many samples `name` has.
+    pub fn count(&self, name: &str) -> usize {
+        self.0.get(name).map_or(0, Vec::len)
+    }
+
     /// The `p` quantile (0..=1) of `name` in milliseconds, if it has samples.
     pub fn percentile_ms(&mut self, name: &str, p: f64) -> Option<f64> {
         let v = self.0.get_mut(name)?;
