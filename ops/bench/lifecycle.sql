@@ -23,15 +23,34 @@ VALUES ('le-e' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text
         'transfer', 'tk-' || :client_id::text || '-' || :r::text);
 UPDATE agents SET tasks_posted = tasks_posted + 1 WHERE id = 'bp-' || :client_id::text;
 -- No infra agent: create routes the task itself (the built-in matcher's
--- candidates; the bench agents have no good_at, so it is broadcast).
+-- candidates by the task's match terms, `bench` and `task`; the bench agents
+-- have no good_at, so it is broadcast).
 SELECT EXISTS (SELECT 1 FROM agents
                WHERE accepts_system_tasks AND infra_approved AND NOT suspended AND id <> 'ag-platform');
-SELECT id, good_at, COALESCE(capability_tags, '{}') AS capability_tags, reputation
-FROM agents
-WHERE id <> 'ag-platform' AND id <> 'bp-' || :client_id::text AND NOT suspended
-  AND good_at IS NOT NULL AND btrim(good_at) <> ''
-ORDER BY reputation DESC, created_at ASC, id
-LIMIT 5000;
+WITH terms AS (SELECT DISTINCT unnest('{w:bench,w:task}'::text[]) AS term),
+hits AS (
+   SELECT h.agent_id, h.reputation, h.created_at
+   FROM terms CROSS JOIN LATERAL (
+       SELECT m.agent_id, m.reputation, m.created_at FROM agent_match_terms m
+       WHERE m.term = terms.term AND m.agent_id <> 'bp-' || :client_id::text
+       ORDER BY m.reputation DESC, m.created_at, m.agent_id
+       LIMIT 200) h
+ UNION
+   (SELECT a.id, a.reputation, a.created_at FROM agents a
+    WHERE a.match_terms IS NULL AND a.id <> 'ag-platform' AND a.id <> 'bp-' || :client_id::text
+      AND NOT a.suspended AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
+    ORDER BY a.reputation DESC, a.created_at, a.id
+    LIMIT 200)
+), best AS (
+   SELECT agent_id FROM hits
+   ORDER BY reputation DESC, created_at, agent_id
+   LIMIT 200
+)
+SELECT a.id, a.good_at, COALESCE(a.capability_tags, '{}') AS capability_tags, a.reputation
+FROM best JOIN agents a ON a.id = best.agent_id
+WHERE a.id <> 'ag-platform' AND a.id <> 'bp-' || :client_id::text AND NOT a.suspended
+  AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
+ORDER BY a.reputation DESC, a.created_at ASC, a.id;
 UPDATE tasks SET
     match_status = CASE WHEN false THEN 'matched' ELSE 'broadcast' END,
     match_deadline = CASE WHEN false THEN now() + make_interval(secs => 30) END,
