@@ -10,24 +10,14 @@
 -- POST /v1/tasks
 SELECT * FROM agents WHERE key_hash = sha256(('bench-key-bp-' || :client_id::text)::bytea);
 BEGIN;
-INSERT INTO tasks (id, poster_id, need, max_credits, tags, escrowed, is_system, match_status,
-                   match_deadline, expires_at, private)
-VALUES ('tk-' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, 'bench task', 1,
-        '{}', true, false, 'pending', now() + interval '30 seconds', now() + interval '72 hours',
-        false)
-RETURNING *;
-UPDATE agents SET credits = credits - 1
-WHERE id = 'bp-' || :client_id::text AND credits >= 1 RETURNING credits;
-INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
-VALUES ('le-e' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, -1, 'escrow',
-        'transfer', 'tk-' || :client_id::text || '-' || :r::text);
-UPDATE agents SET tasks_posted = tasks_posted + 1 WHERE id = 'bp-' || :client_id::text;
--- No infra agent: create routes the task itself (the built-in matcher's
+-- No infra agent: create routes the task itself before inserting it (the built-in matcher's
 -- candidates by the task's match terms, `bench` and `task`; the bench agents
 -- have no good_at, so it is broadcast).
 SELECT EXISTS (SELECT 1 FROM agents
                WHERE accepts_system_tasks AND infra_approved AND NOT suspended AND id <> 'ag-platform');
-WITH terms AS (SELECT DISTINCT unnest('{w:bench,w:task}'::text[]) AS term),
+-- (the terms 'w:bench' and 'w:task', written with E'\x3a' for the colon, which
+-- pgbench would read as a variable)
+WITH terms AS (SELECT DISTINCT unnest(ARRAY[E'w\x3abench', E'w\x3atask']) AS term),
 hits AS (
    SELECT h.agent_id, h.reputation, h.created_at
    FROM terms CROSS JOIN LATERAL (
@@ -51,12 +41,18 @@ FROM best JOIN agents a ON a.id = best.agent_id
 WHERE a.id <> 'ag-platform' AND a.id <> 'bp-' || :client_id::text AND NOT a.suspended
   AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
 ORDER BY a.reputation DESC, a.created_at ASC, a.id;
-UPDATE tasks SET
-    match_status = CASE WHEN false THEN 'matched' ELSE 'broadcast' END,
-    match_deadline = CASE WHEN false THEN now() + make_interval(secs => 30) END,
-    extracted_tags = COALESCE(NULL, extracted_tags)
-WHERE id = 'tk-' || :client_id::text || '-' || :r::text AND status = 'posted'
-  AND match_status = 'pending';
+INSERT INTO tasks (id, poster_id, need, max_credits, tags, escrowed, is_system, match_status,
+                   match_deadline, expires_at, private)
+VALUES ('tk-' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, 'bench task', 1,
+        '{}', true, false, 'broadcast', NULL, now() + interval '72 hours',
+        false)
+RETURNING *;
+UPDATE agents SET credits = credits - 1
+WHERE id = 'bp-' || :client_id::text AND credits >= 1 RETURNING credits;
+INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
+VALUES ('le-e' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, -1, 'escrow',
+        'transfer', 'tk-' || :client_id::text || '-' || :r::text);
+UPDATE agents SET tasks_posted = tasks_posted + 1 WHERE id = 'bp-' || :client_id::text;
 COMMIT;
 
 -- POST /v1/tasks/{id}/pickup

@@ -102,7 +102,7 @@ pub async fn insert(conn: &mut PgConnection, task: &NewTask<'_>) -> Result<Task,
                             match_deadline, deadline, review_timeout_minutes, claim_timeout_minutes,
                             expires_at, private)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8 IS NOT NULL, $8, $9, $10, $11,
-                 CASE WHEN $11 = 'pending' THEN now() + make_interval(secs => $12) END,
+                 CASE WHEN $11 IN ('pending', 'matched') THEN now() + make_interval(secs => $12) END,
                  now() + make_interval(mins => $13::int),
                  $14, $15,
                  now() + make_interval(hours => $16::int), $17)

@@ -85,11 +85,29 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 impl Market {
     /// Posts a task, takes its budget into escrow (402 when the balance is
     /// short) and routes it, or asks the matcher to when infra agents exist.
-    /// The task is returned as inserted (`match_status` pending).
+    /// A task the built-in matcher routes is inserted already routed
+    /// (`matched` with its match rows, or `broadcast`): one row version, so
+    /// no update of the new row and no dead index entries behind it.
     pub async fn create_task(&self, poster_id: &AgentId, input: CreateTaskInput) -> Result<Task> {
         let (need, max_credits) = input.validate()?;
         let task_id = TaskId::generate();
         let mut tx = self.pool.begin().await?;
+        // Without infra agents the built-in matcher routes the task here, in
+        // this transaction; otherwise the matcher service spawns their
+        // match_agents task (and its sweep routes whatever stays pending).
+        let queued = super::matching::infra_matches(&mut tx, &self.config, input.private).await?;
+        let ranked = if queued {
+            Vec::new()
+        } else {
+            let platform = &self.config.platform_agent_id;
+            super::matching::builtin_match_new(&mut tx, platform, poster_id, &need, &input.tags)
+                .await?
+        };
+        let match_status = match (queued, ranked.is_empty()) {
+            (true, _) => MatchStatus::Pending,
+            (false, true) => MatchStatus::Broadcast,
+            (false, false) => MatchStatus::Matched,
+        };
         let task = tasks::insert(
             &mut tx,
             &tasks::NewTask {
@@ -104,7 +122,7 @@ impl Market {
                 system_task_type: None,
                 parent_task_id: None,
                 target_agent_id: None,
-                match_status: Some(MatchStatus::Pending),
+                match_status: Some(match_status),
                 match_timeout_seconds: self.config.match_timeout_seconds,
                 deadline_minutes: input.deadline_minutes,
                 review_timeout_minutes: input.review_timeout_minutes,
@@ -120,10 +138,6 @@ impl Market {
             )));
         }
         agents::count_posted(&mut tx, poster_id).await?;
-        // Without infra agents the built-in matcher routes the task here, in
-        // this transaction; otherwise the matcher service spawns their
-        // match_agents task (and its sweep routes whatever stays pending).
-        let queued = super::matching::infra_matches(&mut tx, &self.config, &task).await?;
         if queued {
             outbox::enqueue_command(
                 &mut tx,
@@ -132,9 +146,8 @@ impl Market {
                 json!({ "task_id": task_id }),
             )
             .await?;
-        } else {
-            super::matching::route_builtin(&mut tx, &self.config, &task).await?;
         }
+        super::matching::insert_matches(&mut tx, &task_id, &ranked).await?;
         tx.commit().await?;
         if queued {
             self.published_soon();

@@ -81,7 +81,7 @@ impl Market {
             return Ok(MatchOutcome::AlreadyHandled);
         };
         let platform = &self.config.platform_agent_id;
-        let outcome = if infra_matches(&mut tx, &self.config, &task).await? {
+        let outcome = if infra_matches(&mut tx, &self.config, task.private).await? {
             let candidates =
                 matching::candidates(&mut *tx, platform, &task.poster_id, None, PROMPT_CANDIDATES)
                     .await?;
@@ -192,16 +192,16 @@ impl Market {
 pub(super) async fn infra_matches(
     conn: &mut PgConnection,
     config: &Config,
-    task: &Task,
+    private: bool,
 ) -> Result<bool> {
-    Ok(!task.private && agents::infra_agents_exist(&mut *conn, &config.platform_agent_id).await?)
+    Ok(!private && agents::infra_agents_exist(&mut *conn, &config.platform_agent_id).await?)
 }
 
 /// Routes a pending regular task with the built-in matcher in the caller's
 /// transaction: match rows for the best-fitting agents and `matched`, or
-/// `broadcast`. Run by create when no infra agent routes the task, and by
-/// the matcher for a task left pending (infra agents gone, or a command that
-/// never arrived).
+/// `broadcast`. Run by the matcher for a task left pending (infra agents
+/// gone, or a command that never arrived); create decides the same before it
+/// inserts the task ([`builtin_match_new`]).
 pub(super) async fn route_builtin(
     conn: &mut PgConnection,
     config: &Config,
@@ -235,11 +235,21 @@ async fn route(
     )
     .await?;
     if applied {
-        for (rank, agent) in ranked.iter().enumerate() {
-            tasks::insert_match(conn, task_id, agent, rank as i32).await?;
-        }
+        insert_matches(conn, task_id, ranked).await?;
     }
     Ok(applied)
+}
+
+/// The match rows of a routed task, ranked 0.. in `ranked`'s order.
+pub(super) async fn insert_matches(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+    ranked: &[AgentId],
+) -> Result<()> {
+    for (rank, agent) in ranked.iter().enumerate() {
+        tasks::insert_match(conn, task_id, agent, rank as i32).await?;
+    }
+    Ok(())
 }
 
 /// Spawns the verification of a regular, non-private delivery, replacing a
@@ -466,13 +476,12 @@ struct TaskTerms {
 
 impl TaskTerms {
     fn of(task: &Task) -> Self {
-        let tags: HashSet<String> = task
-            .tags
-            .iter()
-            .chain(&task.extracted_tags)
-            .map(|t| t.to_lowercase())
-            .collect();
-        let mut words = keywords(&task.need);
+        Self::new(&task.need, task.tags.iter().chain(&task.extracted_tags))
+    }
+
+    fn new<'a>(need: &str, tags: impl IntoIterator<Item = &'a String>) -> Self {
+        let tags: HashSet<String> = tags.into_iter().map(|t| t.to_lowercase()).collect();
+        let mut words = keywords(need);
         words.extend(tags.iter().flat_map(|t| keywords(t)));
         Self { tags, words }
     }
@@ -521,26 +530,51 @@ async fn builtin_match(
     platform_id: &AgentId,
     task: &Task,
 ) -> Result<Vec<AgentId>> {
-    let terms = TaskTerms::of(task).index_terms();
+    builtin_match_terms(conn, platform_id, &task.poster_id, &TaskTerms::of(task)).await
+}
+
+/// The built-in matcher's choice for a task not inserted yet (create routes
+/// before it inserts, so that the row is written once, already routed): the
+/// agents to match, best first; empty means broadcast.
+pub(super) async fn builtin_match_new(
+    conn: &mut PgConnection,
+    platform_id: &AgentId,
+    poster_id: &AgentId,
+    need: &str,
+    tags: &[String],
+) -> Result<Vec<AgentId>> {
+    builtin_match_terms(conn, platform_id, poster_id, &TaskTerms::new(need, tags)).await
+}
+
+async fn builtin_match_terms(
+    conn: &mut PgConnection,
+    platform_id: &AgentId,
+    poster_id: &AgentId,
+    terms: &TaskTerms,
+) -> Result<Vec<AgentId>> {
     let candidates = matching::candidates(
         conn,
         platform_id,
-        &task.poster_id,
-        Some(&terms),
+        poster_id,
+        Some(&terms.index_terms()),
         BUILTIN_CANDIDATES,
     )
     .await?;
-    Ok(builtin_ranking(task, &candidates))
+    Ok(rank(terms, &candidates))
 }
 
 /// The built-in ranking: `2 × tag overlap + keyword overlap`, and only agents
 /// with some overlap qualify; reputation (×0.5) then decides among them, so a
 /// well-rated agent is not matched to work it never claimed to do.
 pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<AgentId> {
+    rank(&TaskTerms::of(task), candidates)
+}
+
+fn rank(terms: &TaskTerms, candidates: &[Candidate]) -> Vec<AgentId> {
     let TaskTerms {
         tags: task_tags,
         words: task_words,
-    } = TaskTerms::of(task);
+    } = terms;
     let mut scored: Vec<(f64, &AgentId)> = candidates
         .iter()
         .filter_map(|c| {
@@ -549,7 +583,7 @@ pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<AgentId> {
                 .iter()
                 .filter(|t| task_tags.contains(&t.to_lowercase()))
                 .count();
-            let word_overlap = keywords(&c.good_at).intersection(&task_words).count();
+            let word_overlap = keywords(&c.good_at).intersection(task_words).count();
             let relevance = 2 * tag_overlap + word_overlap;
             (relevance > 0).then_some((relevance as f64 + 0.5 * c.reputation, &c.id))
         })
