@@ -1,8 +1,9 @@
 //! What must hold after any fault, once the load stopped: no task claimed
 //! twice, credits conserved, every event published, delivered to the hooked
 //! agents' webhooks and present in every agent's SSE replay, no timer left
-//! past due and every task routed (the load has no infra agents, so create
-//! routes each task itself; the matcher's kill -9 must not leave one pending).
+//! past due and every task routed (by create itself, or, while an infra agent
+//! exists, handed to it as a match_agents system task by the matcher, whose
+//! kill -9 must not leave a task unhandled).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -166,18 +167,23 @@ async fn no_timer_past_due(pool: &PgPool) {
     println!("deadlines: {expired} tasks expired");
 }
 
-/// Every open task's routing is decided (matched or broadcast).
+/// Every open task's routing is decided (matched or broadcast) or handed to
+/// the infra agents (its match_agents system task exists).
 async fn every_task_routed(pool: &PgPool) {
     eventually("every posted task routed", || async {
         let n = scalar(
             pool,
-            "SELECT count(*) FROM tasks
-             WHERE status = 'posted' AND NOT is_system AND match_status = 'pending'",
+            "SELECT count(*) FROM tasks t
+             WHERE t.status = 'posted' AND NOT t.is_system AND t.match_status = 'pending'
+               AND NOT EXISTS (SELECT 1 FROM tasks s WHERE s.parent_task_id = t.id
+                               AND s.system_task_type = 'match_agents')",
         )
         .await?;
         match n {
             0 => Ok(()),
-            n => Err(format!("{n} posted tasks still pending a match")),
+            n => Err(format!(
+                "{n} posted tasks neither routed nor handed to infra agents"
+            )),
         }
     })
     .await;

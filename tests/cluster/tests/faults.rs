@@ -16,6 +16,8 @@ const CLIENTS: usize = 6;
 /// Lifecycles before a fault (the load is steady) and after it (it recovered).
 const BEFORE: u64 = 40;
 const AFTER: u64 = 80;
+/// The admin key of the clusters that need the admin API.
+const ADMIN_KEY: &str = "faults-admin-key";
 
 async fn steady_load(cluster: &Cluster, hooks: &Receiver) -> Load {
     let load = Load::start(cluster, hooks, CLIENTS);
@@ -41,18 +43,21 @@ async fn kill_9_of_an_api_node_fails_no_retrying_client() {
 
 /// Kills `name` with SIGKILL mid-load, lets the load run without it, brings it back.
 async fn kill_9_and_restart(name: &str) {
-    let cluster = Cluster::builder().start().await;
+    kill_9_and_restart_in(&Cluster::builder().start().await, name).await;
+}
+
+async fn kill_9_and_restart_in(cluster: &Cluster, name: &str) {
     let hooks = Receiver::start().await;
-    let load = steady_load(&cluster, &hooks).await;
+    let load = steady_load(cluster, &hooks).await;
 
     cluster.kill9(name).await;
     assert!(!cluster.process(name).await.running, "{name} is down");
     load.progress(AFTER).await;
     cluster.restart(name).await;
-    assert_all_healthy(&cluster).await;
+    assert_all_healthy(cluster).await;
     load.progress(AFTER / 2).await;
 
-    invariants::stop_and_check(&cluster, &hooks, load).await;
+    invariants::stop_and_check(cluster, &hooks, load).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +77,35 @@ async fn kill_9_of_the_deadlines_service_then_restart_applies_every_timer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_matcher_then_restart_routes_every_task() {
-    kill_9_and_restart("matcher-1").await;
+    // With an approved infra agent, create leaves each task pending and the
+    // matcher's command consumer hands it to the infra agents (a match_agents
+    // system task): the path a kill -9 of the matcher interrupts. The infra
+    // agent never works, so the tasks stay pending, each with its system task.
+    let cluster = Cluster::builder()
+        .env("PINCHWORK_ADMIN_KEY", ADMIN_KEY)
+        .start()
+        .await;
+    let api = Client::new(cluster.url());
+    let infra = api
+        .register_with(json!({ "name": "idle-infra", "accepts_system_tasks": true }))
+        .await;
+    let approved = api
+        .call(
+            Method::POST,
+            "/v1/admin/agents/infra",
+            Some(ADMIN_KEY),
+            json!({ "agent_id": infra.id, "approved": true }),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+
+    kill_9_and_restart_in(&cluster, "matcher-1").await;
+    let spawned: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tasks WHERE system_task_type = 'match_agents'")
+            .fetch_one(cluster.pool())
+            .await
+            .expect("count match_agents tasks");
+    assert!(spawned > 0, "the matcher handed no task to the infra agent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
