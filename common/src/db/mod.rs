@@ -28,11 +28,31 @@ use crate::Config;
 /// The migrations embedded in every binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// A pooled connection idle at least this long is pinged before it is
+/// handed out (see [`connect`]).
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Opens the connection pool of this process.
+///
+/// The pool already pings every connection when it is returned; a
+/// connection is pinged again before it is handed out only when it sat idle
+/// for [`PING_AFTER_IDLE`] or longer (a server restart or an idle-session
+/// timeout drops idle connections). A busy node's connections come back
+/// within microseconds, and pinging each of them again would be a round
+/// trip to PostgreSQL per checkout (two of them per request).
 pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect(&config.database_url)
         .await
 }
