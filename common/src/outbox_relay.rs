@@ -75,19 +75,15 @@ pub async fn run(
 pub async fn drain(pool: &PgPool, bus: &Bus) -> Result<Option<usize>, RelayError> {
     let mut total = 0;
     loop {
-        let mut tx = pool.begin().await?;
-        let Some(rows) = outbox::lock_unpublished(&mut tx, BATCH).await? else {
+        let Some((tx, rows)) = outbox::Drain::start(pool, BATCH).await? else {
             return Ok(if total == 0 { None } else { Some(total) });
         };
         if rows.is_empty() {
-            tx.commit().await?;
+            tx.finish(&[]).await?;
             return Ok(Some(total));
         }
         let published = publish_in_order(bus, &rows).await;
-        if !published.is_empty() {
-            outbox::mark_published(&mut tx, &published).await?;
-        }
-        tx.commit().await?;
+        tx.finish(&published).await?;
         total += published.len();
         metrics::counter!(metrics::OUTBOX_PUBLISHED).increment(published.len() as u64);
         if published.len() < rows.len() {

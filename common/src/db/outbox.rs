@@ -3,7 +3,7 @@
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
-use sqlx::PgConnection;
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, pool::PoolConnection};
 
 use crate::{
     domain::EventType,
@@ -97,45 +97,80 @@ pub struct Pending {
 /// reach NATS in id order (per-recipient order for SSE replay).
 const PUBLISHER_LOCK: i64 = 0x7069_6e63_686f_7574;
 
-/// Starts a drain in the caller's transaction, in one statement: takes the
-/// publisher lock and, when it was free, locks the oldest unpublished rows.
-/// `None` when another process is draining right now. The transaction then
-/// commits without waiting for its WAL flush (`synchronous_commit = off`):
-/// it writes only the "published" marks, and a mark lost in a database crash
-/// only makes the sweep publish the row again under the same `Nats-Msg-Id`,
-/// which JetStream drops as a duplicate — so a drain costs no disk flush.
-pub async fn lock_unpublished(
-    conn: &mut PgConnection,
-    limit: i64,
-) -> Result<Option<Vec<Pending>>, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        held: bool,
-        id: Option<i64>,
-        subject: Option<String>,
-        payload: Option<Value>,
-        traceparent: Option<String>,
+/// One drain's transaction, on a connection of its own: [`Drain::start`]
+/// opens it and takes the publisher lock and the oldest unpublished rows,
+/// [`Drain::finish`] marks what was published and commits. Each is one
+/// round trip (the transaction's `BEGIN` and `COMMIT` travel with the
+/// statement next to them, in one simple query), so a drain costs two round
+/// trips instead of four.
+///
+/// The transaction commits without waiting for its WAL flush
+/// (`synchronous_commit = off`): it writes only the "published" marks, and
+/// a mark lost in a database crash only makes the sweep publish the row
+/// again under the same `Nats-Msg-Id`, which JetStream drops as a duplicate
+/// — so a drain costs no disk flush.
+///
+/// A drain dropped before [`Drain::finish`] succeeded (an error, a
+/// cancelled future) closes its connection instead of returning it to the
+/// pool, which ends the transaction and releases the lock and the rows.
+pub struct Drain {
+    conn: PoolConnection<Postgres>,
+    open: bool,
+}
+
+impl Drop for Drain {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "WITH lock AS (
-             SELECT pg_try_advisory_xact_lock($1) AS held,
-                    set_config('synchronous_commit', 'off', true) AS sync)
-         SELECT lock.held, o.id, o.subject, o.payload, o.traceparent
-         FROM lock LEFT JOIN LATERAL (
-             SELECT id, subject, payload, traceparent FROM outbox
-             WHERE lock.held AND published_at IS NULL
-             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) o ON true
-         ORDER BY o.id",
-    )
-    .bind(PUBLISHER_LOCK)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    if !rows.first().is_some_and(|r| r.held) {
-        return Ok(None);
-    }
-    Ok(Some(
-        rows.into_iter()
+}
+
+impl Drain {
+    /// Opens a drain: takes the publisher lock and, when it was free, locks
+    /// the oldest `limit` unpublished rows (in id order). `None` when another
+    /// process is draining right now (this transaction is then over).
+    pub async fn start(
+        pool: &PgPool,
+        limit: i64,
+    ) -> Result<Option<(Self, Vec<Pending>)>, sqlx::Error> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            held: bool,
+            id: Option<i64>,
+            subject: Option<String>,
+            payload: Option<Value>,
+            traceparent: Option<String>,
+        }
+        let mut drain = Self {
+            conn: pool.acquire().await?,
+            open: true,
+        };
+        // Constants only: a simple query takes no parameters.
+        let sql = format!(
+            "BEGIN;
+             WITH lock AS (
+                 SELECT pg_try_advisory_xact_lock({PUBLISHER_LOCK}) AS held,
+                        set_config('synchronous_commit', 'off', true) AS sync)
+             SELECT lock.held, o.id, o.subject, o.payload, o.traceparent
+             FROM lock LEFT JOIN LATERAL (
+                 SELECT id, subject, payload, traceparent FROM outbox
+                 WHERE lock.held AND published_at IS NULL
+                 ORDER BY id LIMIT {limit} FOR UPDATE SKIP LOCKED) o ON true
+             ORDER BY o.id"
+        );
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *drain.conn)
+            .await?
+            .iter()
+            .map(Row::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        if !rows.first().is_some_and(|r| r.held) {
+            drain.finish(&[]).await?;
+            return Ok(None);
+        }
+        let pending = rows
+            .into_iter()
             .filter_map(|r| {
                 Some(Pending {
                     id: r.id?,
@@ -144,18 +179,30 @@ pub async fn lock_unpublished(
                     traceparent: r.traceparent,
                 })
             })
-            .collect(),
-    ))
-}
+            .collect();
+        Ok(Some((drain, pending)))
+    }
 
-/// Marks rows as published (in the drain's transaction, see
-/// [`lock_unpublished`]).
-pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
-        .bind(ids)
-        .execute(conn)
-        .await?;
-    Ok(())
+    /// Marks the rows `published` (ids of rows this drain locked) and
+    /// commits, in one round trip.
+    pub async fn finish(mut self, published: &[i64]) -> Result<(), sqlx::Error> {
+        let sql = if published.is_empty() {
+            "COMMIT".to_string()
+        } else {
+            let ids = published
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            // Integers only: a simple query takes no parameters.
+            format!("UPDATE outbox SET published_at = now() WHERE id IN ({ids}); COMMIT")
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *self.conn)
+            .await?;
+        self.open = false;
+        Ok(())
+    }
 }
 
 /// Deletes the rows among the `limit` oldest (by id) that were published more
