@@ -47,12 +47,13 @@ VALUES ('tk-' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text,
         '{}', true, false, 'broadcast', NULL, now() + interval '72 hours',
         false)
 RETURNING *;
-UPDATE agents SET credits = credits - 1
-WHERE id = 'bp-' || :client_id::text AND credits >= 1 RETURNING credits;
+WITH balance AS (UPDATE agents SET credits = credits - 1,
+                        tasks_posted = tasks_posted + CASE WHEN true THEN 1 ELSE 0 END
+                 WHERE id = 'bp-' || :client_id::text AND credits >= 1 RETURNING id)
 INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
-VALUES ('le-e' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, -1, 'escrow',
-        'transfer', 'tk-' || :client_id::text || '-' || :r::text);
-UPDATE agents SET tasks_posted = tasks_posted + 1 WHERE id = 'bp-' || :client_id::text;
+SELECT 'le-e' || :client_id::text || '-' || :r::text, id, -1, 'escrow', 'transfer',
+       'tk-' || :client_id::text || '-' || :r::text
+FROM balance;
 COMMIT;
 
 -- POST /v1/tasks/{id}/pickup

@@ -248,15 +248,6 @@ pub async fn set_infra_approved(
         .await
 }
 
-/// Counts one posted task.
-pub async fn count_posted(conn: &mut PgConnection, id: &AgentId) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE agents SET tasks_posted = tasks_posted + 1 WHERE id = $1")
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Records one abandon (for the pickup cooldown).
 pub async fn record_abandon(conn: &mut PgConnection, id: &AgentId) -> Result<(), sqlx::Error> {
     sqlx::query(

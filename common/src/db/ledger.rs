@@ -107,31 +107,7 @@ pub async fn debit(
     reason: &str,
     task_id: &TaskId,
 ) -> Result<Result<(), Credits>, sqlx::Error> {
-    let taken: Option<Credits> = sqlx::query_scalar(
-        "UPDATE agents SET credits = credits - $2 WHERE id = $1 AND credits >= $2 RETURNING credits",
-    )
-    .bind(agent_id)
-    .bind(amount)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if taken.is_none() {
-        let balance: Credits = sqlx::query_scalar("SELECT credits FROM agents WHERE id = $1")
-            .bind(agent_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        return Ok(Err(balance));
-    }
-    sqlx::query(
-        "INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id) VALUES ($1, $2, $3, $4, 'transfer', $5)",
-    )
-    .bind(ids::new_id("le"))
-    .bind(agent_id)
-    .bind(-amount)
-    .bind(reason)
-    .bind(task_id)
-    .execute(conn)
-    .await?;
-    Ok(Ok(()))
+    take(conn, agent_id, amount, reason, task_id, false).await
 }
 
 /// Takes `amount` into escrow if the balance covers it. Returns the balance
@@ -142,7 +118,56 @@ pub async fn take_escrow(
     amount: Credits,
     task_id: &TaskId,
 ) -> Result<Result<(), Credits>, sqlx::Error> {
-    debit(conn, agent_id, amount, "escrow", task_id).await
+    take(conn, agent_id, amount, "escrow", task_id, false).await
+}
+
+/// Takes a new task's budget into escrow like [`take_escrow`] and counts
+/// the task on its poster's record (`tasks_posted`), in one statement.
+pub async fn escrow_posted(
+    conn: &mut PgConnection,
+    poster_id: &AgentId,
+    amount: Credits,
+    task_id: &TaskId,
+) -> Result<Result<(), Credits>, sqlx::Error> {
+    take(conn, poster_id, amount, "escrow", task_id, true).await
+}
+
+/// The balance change and its ledger row in one statement (one more posted
+/// task on the agent's record when `posted`); the balance is read only when
+/// it does not cover `amount`.
+async fn take(
+    conn: &mut PgConnection,
+    agent_id: &AgentId,
+    amount: Credits,
+    reason: &str,
+    task_id: &TaskId,
+    posted: bool,
+) -> Result<Result<(), Credits>, sqlx::Error> {
+    let taken = sqlx::query(
+        "WITH balance AS (
+             UPDATE agents SET credits = credits - $3,
+                    tasks_posted = tasks_posted + CASE WHEN $6 THEN 1 ELSE 0 END
+             WHERE id = $2 AND credits >= $3 RETURNING id)
+         INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
+         SELECT $1, id, -$3, $4, 'transfer', $5 FROM balance",
+    )
+    .bind(ids::new_id("le"))
+    .bind(agent_id)
+    .bind(amount)
+    .bind(reason)
+    .bind(task_id)
+    .bind(posted)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if taken == 0 {
+        let balance: Credits = sqlx::query_scalar("SELECT credits FROM agents WHERE id = $1")
+            .bind(agent_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        return Ok(Err(balance));
+    }
+    Ok(Ok(()))
 }
 
 /// A page of an agent's ledger, newest first, with the total row count.

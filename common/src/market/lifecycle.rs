@@ -131,13 +131,12 @@ impl Market {
             },
         )
         .await?;
-        if let Err(have) = ledger::take_escrow(&mut tx, poster_id, max_credits, &task_id).await? {
+        if let Err(have) = ledger::escrow_posted(&mut tx, poster_id, max_credits, &task_id).await? {
             // Dropping the transaction rolls the insert back.
             return Err(Error::PaymentRequired(format!(
                 "Insufficient credits. Have {have}, need {max_credits}"
             )));
         }
-        agents::count_posted(&mut tx, poster_id).await?;
         if queued {
             outbox::enqueue_command(
                 &mut tx,
