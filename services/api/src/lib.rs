@@ -35,12 +35,7 @@ pub use state::AppState;
 pub const SERVICE: Service = Service::new("api", start).with_nats();
 
 fn start(rt: &Runtime) -> anyhow::Result<Component> {
-    let state = AppState {
-        market: rt.market.clone(),
-        bus: rt.bus()?,
-        shutdown: rt.shutdown.clone(),
-        leases: Default::default(),
-    };
+    let state = AppState::new(rt.market.clone(), rt.bus()?, rt.shutdown.clone());
     let (pool, stop) = (rt.pool().clone(), rt.shutdown.clone());
     let publisher = outbox_relay::run(
         pool.clone(),
