@@ -6,7 +6,10 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-const SCRATCH: &str = "pinchwork_ceiling";
+/// The scratch database is named after the cluster's (`<name>_ceiling`), so
+/// benches of clusters with databases of their own on one server do not drop
+/// each other's scratch database.
+const SCRATCH_SUFFIX: &str = "_ceiling";
 const SCRIPT: &str = include_str!("../lifecycle.sql");
 
 /// Lifecycles per second of `clients` pgbench clients over `seconds`.
@@ -21,11 +24,21 @@ pub fn lifecycles_per_sec(
         bail!("needs the cluster's database (--database-url or DATABASE_URL) to copy its schema");
     }
     let admin = format!("{pg}/postgres");
-    let db = format!("{pg}/{SCRATCH}");
-    let drop_scratch = format!("DROP DATABASE IF EXISTS {SCRATCH}");
+    let cluster_db = schema_from.rsplit('/').next().unwrap_or_default();
+    let cluster_db = cluster_db.split('?').next().unwrap_or_default();
+    if cluster_db.is_empty()
+        || !cluster_db
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        bail!("the cluster's database name {cluster_db:?} is not a plain identifier");
+    }
+    let scratch = format!("{cluster_db}{SCRATCH_SUFFIX}");
+    let db = format!("{pg}/{scratch}");
+    let drop_scratch = format!("DROP DATABASE IF EXISTS {scratch}");
     let _ = run(&["psql", &admin, "-qc", &drop_scratch], None);
     run(
-        &["psql", &admin, "-qc", &format!("CREATE DATABASE {SCRATCH}")],
+        &["psql", &admin, "-qc", &format!("CREATE DATABASE {scratch}")],
         None,
     )?;
     let result = measure(&db, schema_from, clients, seconds);
