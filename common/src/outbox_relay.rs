@@ -42,15 +42,25 @@ pub async fn run(
     sweep: Duration,
     shutdown: CancellationToken,
 ) {
+    let mut stem = None;
     loop {
         let woken = tokio::select! {
             () = shutdown.cancelled() => return,
             () = wake.notified() => true,
             () = tokio::time::sleep(sweep) => false,
         };
+        if stem.is_none() {
+            stem = message_id_stem(&pool)
+                .await
+                .inspect_err(|err| tracing::warn!(error = %err, "reading the database's identity failed; the sweeper retries"))
+                .ok();
+        }
+        let Some(stem) = stem.as_deref() else {
+            continue;
+        };
         let attempts = if woken { LOCK_ATTEMPTS } else { 1 };
         for _ in 0..attempts {
-            match drain(&pool, &bus).await {
+            match drain(&pool, &bus, stem).await {
                 Ok(Some(n)) => {
                     if n > 0 {
                         tracing::debug!(published = n, "outbox drained");
@@ -67,12 +77,24 @@ pub async fn run(
     }
 }
 
+/// The first part of every `Nats-Msg-Id` this database's rows are published
+/// under: the database's oid. Outbox ids start again at 1 in a database
+/// created anew; with the bare ids, JetStream would drop its first events as
+/// repeats of the former database's for as long as its duplicate window
+/// remembers them.
+pub async fn message_id_stem(pool: &PgPool) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT oid::text FROM pg_database WHERE datname = current_database()")
+        .fetch_one(pool)
+        .await
+}
+
 /// Publishes the unpublished rows. `None` when another process holds the
 /// publisher lock; otherwise the number of rows published. A batch that
 /// comes back short is the whole backlog, so the drain ends after it: one
 /// transaction per drain in the common case. A row committed meanwhile was
 /// followed by its own wake-up, which runs the next drain.
-pub async fn drain(pool: &PgPool, bus: &Bus) -> Result<Option<usize>, RelayError> {
+/// Each row goes out as `Nats-Msg-Id` `<stem>.<outbox id>` (see [`message_id_stem`]).
+pub async fn drain(pool: &PgPool, bus: &Bus, stem: &str) -> Result<Option<usize>, RelayError> {
     let mut total = 0;
     loop {
         let Some((tx, rows)) = outbox::Drain::start(pool, BATCH).await? else {
@@ -82,7 +104,7 @@ pub async fn drain(pool: &PgPool, bus: &Bus) -> Result<Option<usize>, RelayError
             tx.finish(&[]).await?;
             return Ok(Some(total));
         }
-        let published = publish_in_order(bus, &rows).await;
+        let published = publish_in_order(bus, stem, &rows).await;
         tx.finish(&published).await?;
         total += published.len();
         metrics::counter!(metrics::OUTBOX_PUBLISHED).increment(published.len() as u64);
@@ -101,7 +123,7 @@ pub async fn drain(pool: &PgPool, bus: &Bus) -> Result<Option<usize>, RelayError
 
 /// Sends the rows in order (pipelined), then collects acknowledgements; returns
 /// the ids acknowledged before the first failure.
-async fn publish_in_order(bus: &Bus, rows: &[outbox::Pending]) -> Vec<i64> {
+async fn publish_in_order(bus: &Bus, stem: &str, rows: &[outbox::Pending]) -> Vec<i64> {
     let mut acks = Vec::with_capacity(rows.len());
     for row in rows {
         let body = match serde_json::to_vec(&with_event_id(row)) {
@@ -111,7 +133,7 @@ async fn publish_in_order(bus: &Bus, rows: &[outbox::Pending]) -> Vec<i64> {
         match bus
             .publish(
                 &row.subject,
-                &row.id.to_string(),
+                &format!("{stem}.{}", row.id),
                 row.traceparent.as_deref(),
                 body.into(),
             )

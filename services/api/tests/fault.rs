@@ -51,22 +51,7 @@ async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
 
     // The healthy node's sweeper publishes the poster's task_delivered event.
     let bus = Bus::connect(&cluster.config).await.expect("nats");
-    let stream = bus
-        .js
-        .get_stream(bus.layout.events_stream())
-        .await
-        .expect("stream");
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            filter_subject: bus
-                .layout
-                .agent_event(&poster.id.as_str().into(), "task_delivered"),
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .expect("consumer");
-    let mut messages = consumer.messages().await.expect("messages");
+    let mut messages = delivered_events(&bus, &poster.id.as_str().into()).await;
     let msg = tokio::time::timeout(Duration::from_secs(30), messages.next())
         .await
         .expect("the event is published by the sweeper")
@@ -80,9 +65,87 @@ async fn the_sweeper_publishes_what_a_node_killed_after_commit_left_behind() {
         .as_ref()
         .and_then(|h| h.get("Nats-Msg-Id"))
         .map(|v| v.to_string());
+    let stem = pinchwork_common::outbox_relay::message_id_stem(&cluster.pool)
+        .await
+        .expect("the database's oid");
+    let event_id = body["event_id"].as_str().expect("event_id");
     assert_eq!(
-        msg_id.as_deref(),
-        body["event_id"].as_str(),
-        "Nats-Msg-Id is the outbox id"
+        msg_id,
+        Some(format!("{stem}.{event_id}")),
+        "Nats-Msg-Id is the database's oid and the outbox id"
     );
+}
+
+/// A database created anew numbers its outbox from the same start: its first
+/// events must not be taken by JetStream for repeats of the former
+/// database's (same stream, same outbox ids, inside the duplicate window).
+#[tokio::test]
+async fn a_database_created_anew_publishes_events_the_stream_already_saw_ids_of() {
+    use pinchwork_common::{db::outbox, domain::EventType, ids::AgentId, outbox_relay};
+    use pinchwork_testkit::{fresh_database, nats_prefix, test_config};
+
+    let prefix = nats_prefix();
+    let agent = AgentId::from("ag_created_anew");
+    let mut ids = Vec::new();
+    let mut bus = None;
+    for round in 0..2 {
+        let db = fresh_database().await;
+        let config = test_config(&db, &prefix, &[]);
+        let pool = sqlx::PgPool::connect(&db).await.expect("connect");
+        let this_bus = Bus::connect(&config).await.expect("nats");
+        this_bus.ensure_streams(&config).await.expect("streams");
+        let mut conn = pool.acquire().await.expect("connection");
+        let id = outbox::enqueue_agent_event(
+            &mut conn,
+            &agent,
+            EventType::TaskDelivered,
+            json!({ "round": round }),
+        )
+        .await
+        .expect("enqueue");
+        ids.push(id);
+        let stem = outbox_relay::message_id_stem(&pool).await.expect("stem");
+        let published = outbox_relay::drain(&pool, &this_bus, &stem)
+            .await
+            .expect("drain");
+        assert_eq!(published, Some(1));
+        bus = Some(this_bus);
+    }
+    assert_eq!(
+        ids[0], ids[1],
+        "both databases start their outbox ids alike"
+    );
+
+    let bus = bus.expect("bus");
+    let mut messages = delivered_events(&bus, &agent).await;
+    for round in 0..2 {
+        let msg = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}'s event is in the stream"))
+            .expect("message")
+            .expect("message ok");
+        let body: Value = serde_json::from_slice(&msg.payload).expect("json");
+        assert_eq!(body["data"]["round"], round, "{body}");
+    }
+}
+
+/// The `task_delivered` events to `agent` in the events stream, from the first.
+async fn delivered_events(
+    bus: &Bus,
+    agent: &pinchwork_common::ids::AgentId,
+) -> async_nats::jetstream::consumer::pull::Ordered {
+    let stream = bus
+        .js
+        .get_stream(bus.layout.events_stream())
+        .await
+        .expect("stream");
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: bus.layout.agent_event(agent, "task_delivered"),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    consumer.messages().await.expect("messages")
 }
