@@ -19,28 +19,32 @@ SELECT EXISTS (SELECT 1 FROM agents
 -- pgbench would read as a variable)
 WITH terms AS (SELECT DISTINCT unnest(ARRAY[E'w\x3abench', E'w\x3atask']) AS term),
 hits AS (
-   SELECT h.agent_id, h.reputation, h.created_at
+   SELECT h.agent_id, h.reputation, h.created_at, terms.term
    FROM terms CROSS JOIN LATERAL (
        SELECT m.agent_id, m.reputation, m.created_at FROM agent_match_terms m
-       WHERE m.term = terms.term AND m.agent_id <> 'bp-' || :client_id::text
+       WHERE m.term = terms.term AND m.agent_id <> 'ag-platform'
+         AND m.agent_id <> 'bp-' || :client_id::text
        ORDER BY m.reputation DESC, m.created_at, m.agent_id
        LIMIT 200) h
- UNION
-   (SELECT a.id, a.reputation, a.created_at FROM agents a
-    WHERE a.match_terms IS NULL AND a.id <> 'ag-platform' AND a.id <> 'bp-' || :client_id::text
-      AND NOT a.suspended AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
-    ORDER BY a.reputation DESC, a.created_at, a.id
-    LIMIT 200)
-), best AS (
-   SELECT agent_id FROM hits
+), indexed AS (
+   SELECT agent_id AS id, reputation, created_at, array_agg(term) AS shared_terms
+   FROM hits
+   GROUP BY agent_id, reputation, created_at
    ORDER BY reputation DESC, created_at, agent_id
    LIMIT 200
 )
-SELECT a.id, a.good_at, COALESCE(a.capability_tags, '{}') AS capability_tags, a.reputation
-FROM best JOIN agents a ON a.id = best.agent_id
-WHERE a.id <> 'ag-platform' AND a.id <> 'bp-' || :client_id::text AND NOT a.suspended
-  AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
-ORDER BY a.reputation DESC, a.created_at ASC, a.id;
+SELECT id, reputation, created_at, shared_terms,
+       NULL::text AS good_at, NULL::text[] AS capability_tags
+FROM indexed
+UNION ALL
+(SELECT a.id, a.reputation, a.created_at, NULL, a.good_at, COALESCE(a.capability_tags, '{}')
+ FROM agents a
+ WHERE a.match_terms IS NULL AND a.id <> 'ag-platform' AND a.id <> 'bp-' || :client_id::text
+   AND NOT a.suspended AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
+ ORDER BY a.reputation DESC, a.created_at, a.id
+ LIMIT 200)
+ORDER BY reputation DESC, created_at, id
+LIMIT 200;
 INSERT INTO tasks (id, poster_id, need, max_credits, tags, escrowed, is_system, match_status,
                    match_deadline, expires_at, private)
 VALUES ('tk-' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, 'bench task', 1,

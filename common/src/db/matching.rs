@@ -20,66 +20,104 @@ pub struct Candidate {
 }
 
 /// Agents that may be matched to a task of `poster_id`: not the platform, not
-/// the poster, not suspended, with a non-empty `good_at`; best reputation first.
-/// With `terms`, only agents whose `match_terms` share one of them, or are not
-/// computed yet: the best `limit` of each term are read from
-/// `agent_match_terms_best_idx` (and of the agents without terms from
-/// `agents_match_terms_missing_idx`), and the best `limit` of their union are
-/// exactly the best `limit` of all agents sharing a term. So the rows read
-/// are bounded by (terms + 1) × limit, whatever the number of agents.
+/// the poster, not suspended, with a non-empty `good_at`; the best `limit` by
+/// reputation (then age). What a match_agents prompt lists.
 pub async fn candidates(
     db: impl PgExecutor<'_>,
     platform_id: &AgentId,
     poster_id: &AgentId,
-    terms: Option<&[String]>,
     limit: i64,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
-    // Two statements rather than one with `$4 IS NULL OR ...`, so that each
-    // keeps its own plan.
-    let query = match terms {
-        Some(terms) => sqlx::query_as::<_, Candidate>(
-            "WITH terms AS (SELECT DISTINCT unnest($4::text[]) AS term),
-             hits AS (
-                SELECT h.agent_id, h.reputation, h.created_at
-                FROM terms CROSS JOIN LATERAL (
-                    SELECT m.agent_id, m.reputation, m.created_at FROM agent_match_terms m
-                    WHERE m.term = terms.term AND m.agent_id <> $2
-                    ORDER BY m.reputation DESC, m.created_at, m.agent_id
-                    LIMIT $3) h
-              UNION
-                (SELECT a.id, a.reputation, a.created_at FROM agents a
-                 WHERE a.match_terms IS NULL AND a.id <> $1 AND a.id <> $2 AND NOT a.suspended
-                   AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
-                 ORDER BY a.reputation DESC, a.created_at, a.id
-                 LIMIT $3)
-             ), best AS (
-                SELECT agent_id FROM hits
-                ORDER BY reputation DESC, created_at, agent_id
-                LIMIT $3
-             )
-             SELECT a.id, a.good_at, COALESCE(a.capability_tags, '{}') AS capability_tags, a.reputation
-             FROM best JOIN agents a ON a.id = best.agent_id
-             WHERE a.id <> $1 AND a.id <> $2 AND NOT a.suspended
-               AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
-             ORDER BY a.reputation DESC, a.created_at ASC, a.id",
-        )
-        .bind(platform_id)
-        .bind(poster_id)
-        .bind(limit)
-        .bind(terms),
-        None => sqlx::query_as::<_, Candidate>(
-            "SELECT id, good_at, COALESCE(capability_tags, '{}') AS capability_tags, reputation
-             FROM agents
-             WHERE id <> $1 AND id <> $2 AND NOT suspended
-               AND good_at IS NOT NULL AND btrim(good_at) <> ''
-             ORDER BY reputation DESC, created_at ASC, id
-             LIMIT $3",
-        )
-        .bind(platform_id)
-        .bind(poster_id)
-        .bind(limit),
-    };
-    query.fetch_all(db).await
+    sqlx::query_as::<_, Candidate>(
+        "SELECT id, good_at, COALESCE(capability_tags, '{}') AS capability_tags, reputation
+         FROM agents
+         WHERE id <> $1 AND id <> $2 AND NOT suspended
+           AND good_at IS NOT NULL AND btrim(good_at) <> ''
+         ORDER BY reputation DESC, created_at ASC, id
+         LIMIT $3",
+    )
+    .bind(platform_id)
+    .bind(poster_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// A possible worker as the built-in matcher sees it: the task's terms it
+/// has, read from the match-terms index, or (terms not computed yet) what
+/// they are computed from.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TermCandidate {
+    pub id: AgentId,
+    pub reputation: f64,
+    /// Those of the task's terms that the agent has; `None` when its match
+    /// terms are not computed yet.
+    pub shared_terms: Option<Vec<String>>,
+    /// Only when `shared_terms` is `None`.
+    pub good_at: Option<String>,
+    /// Only when `shared_terms` is `None`.
+    pub capability_tags: Option<Vec<String>>,
+}
+
+/// The built-in matcher's candidates for a task with match terms `terms`:
+/// the best `limit` (by reputation, then age, then id) of the agents that may
+/// be matched (as [`candidates`]) and share one of the terms, or whose terms
+/// are not computed yet; in that order.
+///
+/// Read from the index alone: for each term, the best `limit` entries of
+/// `agent_match_terms_best_idx` (and of the agents without terms, the best
+/// `limit` of `agents_match_terms_missing_idx`), and the best `limit` of
+/// their union are exactly the best `limit` of all agents sharing a term.
+/// An agent among those is also among the first `limit` entries of every
+/// term it shares (all terms' entries are in the same order, so each entry
+/// before it is a distinct agent before it in the union), so the entries
+/// read list all the task's terms it has: its `shared_terms` are complete
+/// without reading the agent's row. Entries read are bounded by
+/// (terms + 1) × limit, whatever the number of agents.
+pub async fn builtin_candidates(
+    db: impl PgExecutor<'_>,
+    platform_id: &AgentId,
+    poster_id: &AgentId,
+    terms: &[String],
+    limit: i64,
+) -> Result<Vec<TermCandidate>, sqlx::Error> {
+    // agent_match_terms holds only agents that may be matched (its trigger
+    // leaves out suspended agents and those without a good_at).
+    sqlx::query_as::<_, TermCandidate>(
+        "WITH terms AS (SELECT DISTINCT unnest($4::text[]) AS term),
+         hits AS (
+            SELECT h.agent_id, h.reputation, h.created_at, terms.term
+            FROM terms CROSS JOIN LATERAL (
+                SELECT m.agent_id, m.reputation, m.created_at FROM agent_match_terms m
+                WHERE m.term = terms.term AND m.agent_id <> $1 AND m.agent_id <> $2
+                ORDER BY m.reputation DESC, m.created_at, m.agent_id
+                LIMIT $3) h
+         ), indexed AS (
+            SELECT agent_id AS id, reputation, created_at, array_agg(term) AS shared_terms
+            FROM hits
+            GROUP BY agent_id, reputation, created_at
+            ORDER BY reputation DESC, created_at, agent_id
+            LIMIT $3
+         )
+         SELECT id, reputation, created_at, shared_terms,
+                NULL::text AS good_at, NULL::text[] AS capability_tags
+         FROM indexed
+         UNION ALL
+         (SELECT a.id, a.reputation, a.created_at, NULL, a.good_at, COALESCE(a.capability_tags, '{}')
+          FROM agents a
+          WHERE a.match_terms IS NULL AND a.id <> $1 AND a.id <> $2 AND NOT a.suspended
+            AND a.good_at IS NOT NULL AND btrim(a.good_at) <> ''
+          ORDER BY a.reputation DESC, a.created_at, a.id
+          LIMIT $3)
+         ORDER BY reputation DESC, created_at, id
+         LIMIT $3",
+    )
+    .bind(platform_id)
+    .bind(poster_id)
+    .bind(limit)
+    .bind(terms)
+    .fetch_all(db)
+    .await
 }
 
 /// An agent whose match terms are not computed yet.

@@ -144,14 +144,31 @@ pub async fn insert_match(
     agent_id: &AgentId,
     rank: i32,
 ) -> Result<(), sqlx::Error> {
+    insert_matches(conn, task_id, std::slice::from_ref(agent_id), rank).await
+}
+
+/// Adds match rows in one statement (idempotent): `agents[i]` at rank
+/// `first_rank + i`.
+pub async fn insert_matches(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+    agents: &[AgentId],
+    first_rank: i32,
+) -> Result<(), sqlx::Error> {
+    if agents.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = agents.iter().map(|_| crate::ids::new_id("mt")).collect();
     sqlx::query(
-        "INSERT INTO task_matches (id, task_id, agent_id, rank) VALUES ($1, $2, $3, $4)
+        "INSERT INTO task_matches (id, task_id, agent_id, rank)
+         SELECT m.id, $2, m.agent_id, $4 + (m.n - 1)::int
+         FROM unnest($1::text[], $3::text[]) WITH ORDINALITY AS m(id, agent_id, n)
          ON CONFLICT (task_id, agent_id) DO NOTHING",
     )
-    .bind(crate::ids::new_id("mt"))
+    .bind(&ids)
     .bind(task_id)
-    .bind(agent_id)
-    .bind(rank)
+    .bind(agents)
+    .bind(first_rank)
     .execute(conn)
     .await?;
     Ok(())

@@ -18,7 +18,7 @@ use crate::{
     Config, Error, Result,
     db::{
         agents,
-        matching::{self, Candidate, NewSystemTask},
+        matching::{self, Candidate, NewSystemTask, TermCandidate},
         tasks::{self, Task},
     },
     domain::{Credits, SystemTaskType},
@@ -83,7 +83,7 @@ impl Market {
         let platform = &self.config.platform_agent_id;
         let outcome = if infra_matches(&mut tx, &self.config, task.private).await? {
             let candidates =
-                matching::candidates(&mut *tx, platform, &task.poster_id, None, PROMPT_CANDIDATES)
+                matching::candidates(&mut *tx, platform, &task.poster_id, PROMPT_CANDIDATES)
                     .await?;
             let need = match_prompt(&task, &candidates);
             let spawned = matching::insert_system_task(
@@ -246,9 +246,7 @@ pub(super) async fn insert_matches(
     task_id: &TaskId,
     ranked: &[AgentId],
 ) -> Result<()> {
-    for (rank, agent) in ranked.iter().enumerate() {
-        tasks::insert_match(conn, task_id, agent, rank as i32).await?;
-    }
+    tasks::insert_matches(conn, task_id, ranked, 0).await?;
     Ok(())
 }
 
@@ -524,7 +522,7 @@ pub fn agent_terms(good_at: Option<&str>, capability_tags: Option<&[String]>) ->
 }
 
 /// The built-in matcher for a locked task: the agents sharing a term with it
-/// (bounded, best reputation first) ranked by [`builtin_ranking`].
+/// (bounded, best reputation first) ranked by [`rank`].
 async fn builtin_match(
     conn: &mut PgConnection,
     platform_id: &AgentId,
@@ -552,39 +550,53 @@ async fn builtin_match_terms(
     poster_id: &AgentId,
     terms: &TaskTerms,
 ) -> Result<Vec<AgentId>> {
-    let candidates = matching::candidates(
-        conn,
-        platform_id,
-        poster_id,
-        Some(&terms.index_terms()),
-        BUILTIN_CANDIDATES,
-    )
-    .await?;
-    Ok(rank(terms, &candidates))
+    let terms = terms.index_terms();
+    let candidates =
+        matching::builtin_candidates(conn, platform_id, poster_id, &terms, BUILTIN_CANDIDATES)
+            .await?;
+    Ok(rank(&terms, &candidates))
+}
+
+/// What a shared match term weighs in the relevance: a tag 2, a keyword 1.
+fn term_weight(term: &str) -> usize {
+    if term.starts_with(TAG_TERM) { 2 } else { 1 }
 }
 
 /// The built-in ranking: `2 × tag overlap + keyword overlap`, and only agents
 /// with some overlap qualify; reputation (×0.5) then decides among them, so a
-/// well-rated agent is not matched to work it never claimed to do.
-pub fn builtin_ranking(task: &Task, candidates: &[Candidate]) -> Vec<AgentId> {
-    rank(&TaskTerms::of(task), candidates)
-}
-
-fn rank(terms: &TaskTerms, candidates: &[Candidate]) -> Vec<AgentId> {
-    let TaskTerms {
-        tags: task_tags,
-        words: task_words,
-    } = terms;
+/// well-rated agent is not matched to work it never claimed to do. The
+/// overlap is that of match terms ([`agent_terms`] and the task's
+/// [`TaskTerms::index_terms`]): a shared `t:` term is a shared tag, a shared `w:` term a shared
+/// keyword. The best [`BUILTIN_TOP`]; ties keep the candidates' order.
+///
+/// `candidates` are the best-rated agents sharing a term with the task
+/// ([`matching::builtin_candidates`], at most [`BUILTIN_CANDIDATES`]), so the
+/// result is exactly the best of all agents whenever fewer agents share a
+/// term with the task. Beyond that it is an approximation: an agent rated
+/// below the first [`BUILTIN_CANDIDATES`] sharing a term is never matched,
+/// even when it shares more of the task (e.g. a tag) than the ones above it.
+/// No bound on the candidates read by reputation can avoid that: with 1,000
+/// agents rated 5 sharing only the keyword `a` and 1,000 others sharing only
+/// `b`, an agent rated 4 sharing both scores 2 + 2 = 4 against their 3.5 and
+/// comes after all 2,000 in reputation order.
+fn rank(task_terms: &[String], candidates: &[TermCandidate]) -> Vec<AgentId> {
+    let task_terms: HashSet<&String> = task_terms.iter().collect();
     let mut scored: Vec<(f64, &AgentId)> = candidates
         .iter()
         .filter_map(|c| {
-            let tag_overlap = c
-                .capability_tags
+            let computed;
+            let shared: &[String] = match &c.shared_terms {
+                Some(shared) => shared,
+                None => {
+                    computed = agent_terms(c.good_at.as_deref(), c.capability_tags.as_deref());
+                    &computed
+                }
+            };
+            let relevance: usize = shared
                 .iter()
-                .filter(|t| task_tags.contains(&t.to_lowercase()))
-                .count();
-            let word_overlap = keywords(&c.good_at).intersection(task_words).count();
-            let relevance = 2 * tag_overlap + word_overlap;
+                .filter(|t| task_terms.contains(*t))
+                .map(|t| term_weight(t))
+                .sum();
             (relevance > 0).then_some((relevance as f64 + 0.5 * c.reputation, &c.id))
         })
         .collect();
@@ -673,6 +685,78 @@ mod tests {
         );
         assert_eq!(normalize_tags(&tags, 1).unwrap(), vec!["code-review"]);
         assert!(normalize_tags(&["x".repeat(51)], 20).is_err());
+    }
+
+    /// A candidate read from the index: the task's terms it has.
+    fn indexed(id: &str, reputation: f64, shared: &[&str]) -> TermCandidate {
+        TermCandidate {
+            id: id.into(),
+            reputation,
+            shared_terms: Some(shared.iter().map(|t| t.to_string()).collect()),
+            good_at: None,
+            capability_tags: None,
+        }
+    }
+
+    /// A candidate whose match terms are not computed yet.
+    fn unindexed(id: &str, reputation: f64, good_at: &str, tags: &[&str]) -> TermCandidate {
+        TermCandidate {
+            id: id.into(),
+            reputation,
+            shared_terms: None,
+            good_at: Some(good_at.into()),
+            capability_tags: Some(tags.iter().map(|t| t.to_string()).collect()),
+        }
+    }
+
+    fn ranked(need: &str, tags: &[&str], candidates: &[TermCandidate]) -> Vec<String> {
+        let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        let terms = TaskTerms::new(need, &tags).index_terms();
+        rank(&terms, candidates)
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn ranking_is_twice_the_tags_plus_the_keywords_plus_half_the_reputation() {
+        // In reputation order, as the candidates query returns them.
+        let candidates = [
+            // 1 keyword + 2.5 = 3.5
+            indexed("famous", 5.0, &["w:rust"]),
+            // 2 keywords + 2.0 = 4.0
+            indexed("two-words", 4.0, &["w:rust", "w:compiler"]),
+            // a tag (and its keyword): 2 + 1 + 1.0 = 4.0, after two-words (a tie keeps the order)
+            indexed("tagged", 2.0, &["t:compiler", "w:compiler"]),
+            // no overlap: never matched, whatever the reputation
+            indexed("unrelated", 1.5, &[]),
+            // terms not computed yet: from good_at and tags, 1 + 2 + 0.5 = 3.5 (after famous)
+            unindexed("unindexed", 1.0, "Rust and poems", &["Lifetimes"]),
+            // 1 keyword + 0 = 1
+            indexed("newcomer", 0.0, &["w:lifetimes"]),
+        ];
+        assert_eq!(
+            ranked(
+                "Explain rust compiler lifetimes",
+                &["compiler", "lifetimes"],
+                &candidates
+            ),
+            vec!["two-words", "tagged", "famous", "unindexed", "newcomer"]
+        );
+        // Terms the task does not have do not count; the best five only.
+        let many: Vec<TermCandidate> = (0..8)
+            .map(|i| {
+                indexed(
+                    &format!("a{i}"),
+                    5.0 - i as f64 / 10.0,
+                    &["w:rust", "w:other"],
+                )
+            })
+            .collect();
+        assert_eq!(
+            ranked("rust", &[], &many),
+            vec!["a0", "a1", "a2", "a3", "a4"]
+        );
     }
 
     #[test]

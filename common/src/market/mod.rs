@@ -17,9 +17,7 @@ use tokio::sync::Notify;
 
 pub use accounts::{Registration, RegistrationInput};
 pub use lifecycle::{CreateTaskInput, Rejection};
-pub use matching::{
-    MatchOutcome, TERMS_BATCH, agent_terms, builtin_ranking, good_at_terms, keywords, tag_terms,
-};
+pub use matching::{MatchOutcome, TERMS_BATCH, agent_terms, good_at_terms, keywords, tag_terms};
 pub use social::{MAX_UNANSWERED_QUESTIONS, PosterRating};
 pub use timers::{Rule, SweepReport};
 

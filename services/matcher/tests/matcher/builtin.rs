@@ -179,6 +179,59 @@ async fn a_matching_agent_far_down_the_reputation_order_is_still_matched() {
     env.assert_conservation().await;
 }
 
+/// Inserts `n` agents good at `word` alone, rated `reputation`, with their
+/// match terms (as the API computes them).
+async fn add_agents_good_at(env: &TestEnv, prefix: &str, word: &str, n: i32, reputation: f64) {
+    sqlx::query(
+        "INSERT INTO agents (id, name, credits, good_at, match_terms, reputation)
+         SELECT $1 || '-' || i, $1, 0, $2, ARRAY['w:' || $2], $4
+         FROM generate_series(1, $3) i",
+    )
+    .bind(prefix)
+    .bind(word)
+    .bind(n)
+    .bind(reputation)
+    .execute(&env.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_agent_sharing_more_of_the_task_is_ranked_first_from_far_down_the_reputation_order() {
+    let env = TestEnv::spawn(&[]).await;
+    let poster = env.register("poster").await;
+    // 190 better-rated agents share one word of the task each.
+    add_agents_good_at(&env, "quasar", "quasar", 150, 5.0).await;
+    add_agents_good_at(&env, "nebula", "nebula", 40, 4.9).await;
+    let both = env.worker("both", "quasar and nebula surveys").await;
+    sqlx::query("UPDATE agents SET reputation = 4.5 WHERE id = $1")
+        .bind(&both.id)
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    // 191st by reputation among the agents sharing a word, 151st of those
+    // sharing "quasar": its two words count (2 + 0.5 × 4.5 = 4.25 against
+    // 1 + 0.5 × 5 = 3.5), then the best-rated (and oldest) of the others.
+    let task = env
+        .post_task(&poster, "Map a quasar inside a nebula", 5)
+        .await;
+    let matched = env.matched_agents(&task).await;
+    assert_eq!(matched.len(), 5);
+    assert_eq!(matched[0], both.id);
+    assert!(matched[1..].iter().all(|id| id.starts_with("quasar-")));
+
+    // The documented approximation: only the best-rated 200 agents sharing a
+    // term are ranked. 20 more above it push it to 211th, and it is not seen.
+    add_agents_good_at(&env, "quasar-late", "quasar", 20, 5.0).await;
+    let task = env
+        .post_task(&poster, "Map a quasar inside a nebula", 5)
+        .await;
+    let matched = env.matched_agents(&task).await;
+    assert_eq!(matched.len(), 5);
+    assert!(!matched.contains(&both.id));
+    env.assert_conservation().await;
+}
+
 /// An agent's match terms, sorted.
 async fn match_terms(env: &TestEnv, agent_id: &str) -> Option<Vec<String>> {
     let terms: Option<Vec<String>> =
