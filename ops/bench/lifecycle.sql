@@ -9,10 +9,10 @@
 
 -- POST /v1/tasks
 SELECT * FROM agents WHERE key_hash = sha256(('bench-key-bp-' || :client_id::text)::bytea);
-BEGIN;
--- No infra agent: create routes the task itself before inserting it (the built-in matcher's
--- candidates by the task's match terms, `bench` and `task`; the bench agents
--- have no good_at, so it is broadcast).
+-- No infra agent: create routes the task itself before inserting it, reading
+-- outside any transaction (the built-in matcher's candidates by the task's
+-- match terms, `bench` and `task`; the bench agents have no good_at, so it
+-- is broadcast).
 SELECT EXISTS (SELECT 1 FROM agents
                WHERE accepts_system_tasks AND infra_approved AND NOT suspended AND id <> 'ag-platform');
 -- (the terms 'w:bench' and 'w:task', written with E'\x3a' for the colon, which
@@ -45,20 +45,26 @@ UNION ALL
  LIMIT 200)
 ORDER BY reputation DESC, created_at, id
 LIMIT 200;
-INSERT INTO tasks (id, poster_id, need, max_credits, tags, escrowed, is_system, match_status,
-                   match_deadline, expires_at, private)
-VALUES ('tk-' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, 'bench task', 1,
-        '{}', true, false, 'broadcast', NULL, now() + interval '72 hours',
-        false)
-RETURNING *;
+-- The budget into escrow, its ledger row, the posted count, the task and its
+-- match rows (none here): one statement, no transaction around it.
 WITH balance AS (UPDATE agents SET credits = credits - 1,
                         tasks_posted = tasks_posted + CASE WHEN true THEN 1 ELSE 0 END
-                 WHERE id = 'bp-' || :client_id::text AND credits >= 1 RETURNING id)
-INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
-SELECT 'le-e' || :client_id::text || '-' || :r::text, id, -1, 'escrow', 'transfer',
-       'tk-' || :client_id::text || '-' || :r::text
-FROM balance;
-COMMIT;
+                 WHERE id = 'bp-' || :client_id::text AND credits >= 1 RETURNING id),
+taken AS (INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
+          SELECT 'le-e' || :client_id::text || '-' || :r::text, id, -1, 'escrow', 'transfer',
+                 'tk-' || :client_id::text || '-' || :r::text
+          FROM balance),
+task AS (INSERT INTO tasks (id, poster_id, need, max_credits, tags, escrowed, is_system, match_status,
+                            match_deadline, expires_at, private)
+         SELECT 'tk-' || :client_id::text || '-' || :r::text, 'bp-' || :client_id::text, 'bench task', 1,
+                '{}', true, false, 'broadcast', NULL, now() + interval '72 hours', false
+         FROM balance
+         RETURNING *),
+matched AS (INSERT INTO task_matches (id, task_id, agent_id, rank)
+            SELECT m.id, task.id, m.agent_id, 0 + (m.n - 1)::int
+            FROM task, unnest('{}'::text[], '{}'::text[]) WITH ORDINALITY AS m(id, agent_id, n)
+            ON CONFLICT (task_id, agent_id) DO NOTHING)
+SELECT * FROM task;
 
 -- POST /v1/tasks/{id}/pickup
 SELECT * FROM agents WHERE key_hash = sha256(('bench-key-bw-' || :client_id::text)::bytea);
@@ -77,26 +83,30 @@ SELECT claimed.*, p.reputation AS poster_reputation, m.rank AS match_rank
 FROM claimed JOIN agents p ON p.id = claimed.poster_id
 LEFT JOIN task_matches m ON m.task_id = claimed.id AND m.agent_id = 'bw-' || :client_id::text;
 
--- POST /v1/tasks/{id}/deliver
+-- POST /v1/tasks/{id}/deliver (a regular task and no infra agent: the update
+-- and the poster's event in one statement, no transaction around it)
 SELECT * FROM agents WHERE key_hash = sha256(('bench-key-bw-' || :client_id::text)::bytea);
-BEGIN;
-UPDATE tasks SET status = 'delivered', result = 'done',
-       credits_charged = max_credits, delivered_at = now(), claim_deadline = NULL,
-       rejection_grace_deadline = NULL,
-       review_deadline = now() + make_interval(mins => COALESCE(review_timeout_minutes, 30))
-WHERE id = 'tk-' || :client_id::text || '-' || :r::text AND worker_id = 'bw-' || :client_id::text
-  AND status = 'claimed'
-RETURNING *, EXISTS (SELECT 1 FROM agents
-                     WHERE accepts_system_tasks AND infra_approved AND NOT suspended
-                       AND id <> 'ag-platform') AS infra_agents_exist;
-INSERT INTO outbox (subject, payload, traceparent)
-VALUES ('events.bp-' || :client_id::text || '.task_delivered',
-        jsonb_build_object('event', 'task_delivered', 'data', '{}'::jsonb,
-                           'task_id', 'tk-' || :client_id::text || '-' || :r::text,
-                           'recipient', 'bp-' || :client_id::text, 'timestamp', now()),
-        NULL)
-RETURNING id;
-COMMIT;
+WITH delivered AS (
+    UPDATE tasks SET status = 'delivered', result = 'done',
+           credits_charged = LEAST(COALESCE(NULL, max_credits), max_credits),
+           delivered_at = now(), claim_deadline = NULL, rejection_grace_deadline = NULL,
+           review_deadline = now() + make_interval(mins => COALESCE(review_timeout_minutes, 30))
+    WHERE id = 'tk-' || :client_id::text || '-' || :r::text AND worker_id = 'bw-' || :client_id::text
+      AND status = 'claimed' AND NOT is_system
+      AND (private OR NOT EXISTS (SELECT 1 FROM agents
+                                  WHERE accepts_system_tasks AND infra_approved AND NOT suspended
+                                    AND id <> 'ag-platform'))
+    RETURNING *),
+event AS (
+    INSERT INTO outbox (subject, payload, traceparent)
+    SELECT 'events.' || delivered.poster_id || '.' || 'task_delivered',
+           jsonb_build_object('event', 'task_delivered', 'recipient', delivered.poster_id,
+                              'task_id', delivered.id, 'data', '{}'::jsonb,
+                              'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC',
+                                                   E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS.US"+00\x3a00"')),
+           NULL
+    FROM delivered)
+SELECT * FROM delivered;
 
 -- POST /v1/tasks/{id}/approve
 SELECT * FROM agents WHERE key_hash = sha256(('bench-key-bp-' || :client_id::text)::bytea);
@@ -113,11 +123,12 @@ SELECT 'le-p' || :client_id::text || '-' || :r::text, id, 1, 'payment', 'transfe
        'tk-' || :client_id::text || '-' || :r::text
 FROM balance;
 INSERT INTO outbox (subject, payload, traceparent)
-VALUES ('events.bw-' || :client_id::text || '.task_approved',
-        jsonb_build_object('event', 'task_approved', 'data', '{}'::jsonb,
-                           'task_id', 'tk-' || :client_id::text || '-' || :r::text,
-                           'recipient', 'bw-' || :client_id::text, 'timestamp', now()),
-        NULL)
+SELECT 'events.' || ('bw-' || :client_id::text) || '.' || 'task_approved',
+       jsonb_build_object('event', 'task_approved', 'recipient', 'bw-' || :client_id::text,
+                          'task_id', 'tk-' || :client_id::text || '-' || :r::text, 'data', '{}'::jsonb,
+                          'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC',
+                                               E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS.US"+00\x3a00"')),
+       NULL
 RETURNING id;
 INSERT INTO agent_trust (truster_id, trusted_id, score, interactions)
 SELECT truster, trusted, 0.55, 1

@@ -121,16 +121,49 @@ pub async fn take_escrow(
     take(conn, agent_id, amount, "escrow", task_id, false).await
 }
 
-/// Takes a new task's budget into escrow like [`take_escrow`] and counts
-/// the task on its poster's record (`tasks_posted`), in one statement.
-pub async fn escrow_posted(
-    conn: &mut PgConnection,
-    poster_id: &AgentId,
-    amount: Credits,
-    task_id: &TaskId,
-) -> Result<Result<(), Credits>, sqlx::Error> {
-    take(conn, poster_id, amount, "escrow", task_id, true).await
+/// The balance change and its ledger row as two CTEs, for statements that
+/// fold a take in: `balance` holds the agent's id when its balance covered
+/// the amount (no row otherwise, and then nothing is written), `taken` writes
+/// the ledger row. Each argument is a SQL expression (usually a parameter);
+/// `posted` counts one more posted task on the agent's record.
+macro_rules! take_ctes_sql {
+    (
+        ledger_id: $id:literal,
+        agent: $agent:literal,
+        amount: $amount:literal,
+        reason: $reason:literal,
+        task: $task:literal,
+        posted: $posted:literal $(,)?
+    ) => {
+        concat!(
+            "balance AS (
+                 UPDATE agents SET credits = credits - ",
+            $amount,
+            ",
+                        tasks_posted = tasks_posted + CASE WHEN ",
+            $posted,
+            " THEN 1 ELSE 0 END
+                 WHERE id = ",
+            $agent,
+            " AND credits >= ",
+            $amount,
+            " RETURNING id),
+             taken AS (
+                 INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
+                 SELECT ",
+            $id,
+            ", id, -",
+            $amount,
+            ", ",
+            $reason,
+            ", 'transfer', ",
+            $task,
+            "
+                 FROM balance)"
+        )
+    };
 }
+pub(crate) use take_ctes_sql;
 
 /// The balance change and its ledger row in one statement (one more posted
 /// task on the agent's record when `posted`); the balance is read only when
@@ -143,31 +176,31 @@ async fn take(
     task_id: &TaskId,
     posted: bool,
 ) -> Result<Result<(), Credits>, sqlx::Error> {
-    let taken = sqlx::query(
-        "WITH balance AS (
-             UPDATE agents SET credits = credits - $3,
-                    tasks_posted = tasks_posted + CASE WHEN $6 THEN 1 ELSE 0 END
-             WHERE id = $2 AND credits >= $3 RETURNING id)
-         INSERT INTO ledger (id, agent_id, amount, reason, kind, task_id)
-         SELECT $1, id, -$3, $4, 'transfer', $5 FROM balance",
-    )
+    let taken: i64 = sqlx::query_scalar(concat!(
+        "WITH ",
+        take_ctes_sql!(ledger_id: "$1", agent: "$2", amount: "$3", reason: "$4", task: "$5", posted: "$6"),
+        " SELECT count(*) FROM balance"
+    ))
     .bind(ids::new_id("le"))
     .bind(agent_id)
     .bind(amount)
     .bind(reason)
     .bind(task_id)
     .bind(posted)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .fetch_one(&mut *conn)
+    .await?;
     if taken == 0 {
-        let balance: Credits = sqlx::query_scalar("SELECT credits FROM agents WHERE id = $1")
-            .bind(agent_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        return Ok(Err(balance));
+        return Ok(Err(balance(conn, agent_id).await?));
     }
     Ok(Ok(()))
+}
+
+/// An agent's balance.
+pub async fn balance(db: impl PgExecutor<'_>, agent_id: &AgentId) -> Result<Credits, sqlx::Error> {
+    sqlx::query_scalar("SELECT credits FROM agents WHERE id = $1")
+        .bind(agent_id)
+        .fetch_one(db)
+        .await
 }
 
 /// A page of an agent's ledger, newest first, with the total row count.

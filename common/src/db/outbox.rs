@@ -1,8 +1,7 @@
 //! The transactional outbox: events and commands written with the state
 //! change that causes them, published to NATS after commit.
 
-use chrono::{SecondsFormat, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, pool::PoolConnection};
 
 use crate::{
@@ -33,6 +32,39 @@ pub async fn enqueue_agent_event(
     queue_event(conn, recipient, event, None, data).await
 }
 
+/// An event's outbox columns `(subject, payload, traceparent)` as a SQL
+/// select list, for statements that fold the event in: every event's
+/// envelope is built here. Each argument is a SQL expression: the
+/// recipient's id, the event type's name, the task id (`''` for none), the
+/// event's data (jsonb) and the trace context.
+macro_rules! event_row_sql {
+    (recipient: $r:literal, event: $e:literal, task: $t:literal, data: $d:literal,
+     traceparent: $tp:literal) => {
+        concat!(
+            "'events.' || ",
+            $r,
+            " || '.' || ",
+            $e,
+            ",
+             jsonb_build_object('event', ",
+            $e,
+            ", 'recipient', ",
+            $r,
+            ", 'task_id', ",
+            $t,
+            ",
+                                'data', ",
+            $d,
+            ",
+                                'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC',
+                                                     'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')),
+             ",
+            $tp
+        )
+    };
+}
+pub(crate) use event_row_sql;
+
 async fn queue_event(
     conn: &mut PgConnection,
     recipient: &AgentId,
@@ -40,18 +72,17 @@ async fn queue_event(
     task_id: Option<&TaskId>,
     data: Value,
 ) -> Result<i64, sqlx::Error> {
-    let payload = json!({
-        "event": event.as_str(),
-        "recipient": recipient,
-        "task_id": task_id.map_or("", TaskId::as_str),
-        "data": data,
-        "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, false),
-    });
-    insert(
-        conn,
-        &format!("events.{recipient}.{}", event.as_str()),
-        &payload,
-    )
+    sqlx::query_scalar(concat!(
+        "INSERT INTO outbox (subject, payload, traceparent) SELECT ",
+        event_row_sql!(recipient: "$1", event: "$2", task: "$3", data: "$4::jsonb", traceparent: "$5"),
+        " RETURNING id"
+    ))
+    .bind(recipient)
+    .bind(event.as_str())
+    .bind(task_id.map_or("", TaskId::as_str))
+    .bind(data)
+    .bind(crate::telemetry::current_traceparent())
+    .fetch_one(conn)
     .await
 }
 

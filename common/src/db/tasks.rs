@@ -94,39 +94,114 @@ pub struct NewTask<'a> {
     pub expire_hours: i64,
 }
 
+/// Match rows `agents[i]` at rank `first_rank + i` with ids `ids[i]`
+/// (idempotent), selected from the given source (`task.id` from a CTE
+/// named `task`; `$n` with no source). Each argument is a SQL expression.
+macro_rules! insert_matches_sql {
+    (ids: $ids:literal, task: $task:literal, agents: $agents:literal, first_rank: $first:literal,
+     from: $from:literal) => {
+        concat!(
+            "INSERT INTO task_matches (id, task_id, agent_id, rank)
+             SELECT m.id, ",
+            $task,
+            ", m.agent_id, ",
+            $first,
+            " + (m.n - 1)::int
+             FROM ",
+            $from,
+            " unnest(",
+            $ids,
+            "::text[], ",
+            $agents,
+            "::text[])
+                  WITH ORDINALITY AS m(id, agent_id, n)
+             ON CONFLICT (task_id, agent_id) DO NOTHING"
+        )
+    };
+}
+
+/// The task insert's columns and values (parameters `$1`–`$17`, bound by
+/// [`bind_new_task`]), selected `FROM` the given source: `""` inserts
+/// one row, a CTE's name inserts one per row of it (none when it is empty).
+macro_rules! insert_task_sql {
+    ($from:literal) => {
+        concat!(
+            "INSERT INTO tasks (id, poster_id, need, context, max_credits, tags, escrowed, is_system,
+                                system_task_type, parent_task_id, target_agent_id, match_status,
+                                match_deadline, deadline, review_timeout_minutes, claim_timeout_minutes,
+                                expires_at, private)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 IS NOT NULL, $8, $9, $10, $11,
+                    CASE WHEN $11 IN ('pending', 'matched') THEN now() + make_interval(secs => $12) END,
+                    now() + make_interval(mins => $13::int),
+                    $14, $15,
+                    now() + make_interval(hours => $16::int), $17 ",
+            $from,
+            " RETURNING *"
+        )
+    };
+}
+
+/// Binds a new task's fields as `$1`–`$17` of [`insert_task_sql`].
+fn bind_new_task<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    task: &NewTask<'q>,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    query
+        .bind(task.id)
+        .bind(task.poster_id)
+        .bind(task.need)
+        .bind(task.context)
+        .bind(task.max_credits)
+        .bind(task.tags)
+        .bind(task.escrowed)
+        .bind(task.system_task_type)
+        .bind(task.parent_task_id)
+        .bind(task.target_agent_id)
+        .bind(task.match_status)
+        .bind(task.match_timeout_seconds as f64)
+        .bind(task.deadline_minutes.map(|m| m as i32))
+        .bind(task.review_timeout_minutes.map(|m| m as i32))
+        .bind(task.claim_timeout_minutes.map(|m| m as i32))
+        .bind(task.expire_hours as i32)
+        .bind(task.private)
+}
+
 /// Inserts a posted task.
 pub async fn insert(conn: &mut PgConnection, task: &NewTask<'_>) -> Result<Task, sqlx::Error> {
-    sqlx::query_as::<_, Task>(
-        "INSERT INTO tasks (id, poster_id, need, context, max_credits, tags, escrowed, is_system,
-                            system_task_type, parent_task_id, target_agent_id, match_status,
-                            match_deadline, deadline, review_timeout_minutes, claim_timeout_minutes,
-                            expires_at, private)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8 IS NOT NULL, $8, $9, $10, $11,
-                 CASE WHEN $11 IN ('pending', 'matched') THEN now() + make_interval(secs => $12) END,
-                 now() + make_interval(mins => $13::int),
-                 $14, $15,
-                 now() + make_interval(hours => $16::int), $17)
-         RETURNING *",
-    )
-    .bind(task.id)
-    .bind(task.poster_id)
-    .bind(task.need)
-    .bind(task.context)
-    .bind(task.max_credits)
-    .bind(task.tags)
-    .bind(task.escrowed)
-    .bind(task.system_task_type)
-    .bind(task.parent_task_id)
-    .bind(task.target_agent_id)
-    .bind(task.match_status)
-    .bind(task.match_timeout_seconds as f64)
-    .bind(task.deadline_minutes.map(|m| m as i32))
-    .bind(task.review_timeout_minutes.map(|m| m as i32))
-    .bind(task.claim_timeout_minutes.map(|m| m as i32))
-    .bind(task.expire_hours as i32)
-    .bind(task.private)
-    .fetch_one(conn)
-    .await
+    bind_new_task(sqlx::query_as::<_, Task>(insert_task_sql!("")), task)
+        .fetch_one(conn)
+        .await
+}
+
+/// Posts a task in one statement (no transaction needed around it): its
+/// budget (`max_credits`) taken from its poster into escrow with the ledger
+/// row, one more posted task on the poster's record, the task, and its
+/// match rows (`matches[i]` at rank `i`). `None`, with nothing written, when
+/// the poster's balance does not cover the budget.
+pub async fn insert_escrowed(
+    conn: &mut PgConnection,
+    task: &NewTask<'_>,
+    matches: &[AgentId],
+) -> Result<Option<Task>, sqlx::Error> {
+    let match_ids: Vec<String> = matches.iter().map(|_| crate::ids::new_id("mt")).collect();
+    let query = sqlx::query_as::<_, Task>(concat!(
+        "WITH ",
+        crate::db::ledger::take_ctes_sql!(
+            ledger_id: "$18", agent: "$2", amount: "$5", reason: "'escrow'", task: "$1",
+            posted: "true",
+        ),
+        ", task AS (",
+        insert_task_sql!("FROM balance"),
+        "), matched AS (",
+        insert_matches_sql!(ids: "$19", task: "task.id", agents: "$20", first_rank: "0", from: "task,"),
+        ") SELECT * FROM task"
+    ));
+    bind_new_task(query, task)
+        .bind(crate::ids::new_id("le"))
+        .bind(&match_ids)
+        .bind(matches)
+        .fetch_optional(conn)
+        .await
 }
 
 /// A task by id.
@@ -160,10 +235,7 @@ pub async fn insert_matches(
     }
     let ids: Vec<String> = agents.iter().map(|_| crate::ids::new_id("mt")).collect();
     sqlx::query(
-        "INSERT INTO task_matches (id, task_id, agent_id, rank)
-         SELECT m.id, $2, m.agent_id, $4 + (m.n - 1)::int
-         FROM unnest($1::text[], $3::text[]) WITH ORDINALITY AS m(id, agent_id, n)
-         ON CONFLICT (task_id, agent_id) DO NOTHING",
+        insert_matches_sql!(ids: "$1", task: "$2", agents: "$3", first_rank: "$4", from: ""),
     )
     .bind(&ids)
     .bind(task_id)
@@ -532,6 +604,23 @@ pub struct Delivered {
     pub infra_agents_exist: bool,
 }
 
+/// The delivery update (claimed → delivered by its worker, `$1` the task,
+/// `$2` the worker, `$3` the result, `$4` the credits claimed, capped at
+/// max_credits, `$5` the default review timeout) with an extra condition.
+macro_rules! deliver_sql {
+    ($($and:tt)*) => {
+        concat!(
+            "UPDATE tasks SET status = 'delivered', result = $3,
+                    credits_charged = LEAST(COALESCE($4, max_credits), max_credits),
+                    delivered_at = now(), claim_deadline = NULL, rejection_grace_deadline = NULL,
+                    review_deadline = now() + make_interval(mins => COALESCE(review_timeout_minutes, $5::int))
+             WHERE id = $1 AND worker_id = $2 AND status = 'claimed' ",
+            $($and)*,
+            " RETURNING *"
+        )
+    };
+}
+
 /// claimed → delivered by its worker. `credits_claimed` is capped at max_credits.
 /// Also reads whether infra agents (other than `platform_id`) exist, which
 /// decides the verification, in the same statement.
@@ -545,12 +634,8 @@ pub async fn deliver(
     platform_id: &AgentId,
 ) -> Result<Option<Delivered>, sqlx::Error> {
     sqlx::query_as::<_, Delivered>(concat!(
-        "UPDATE tasks SET status = 'delivered', result = $3,
-                credits_charged = LEAST(COALESCE($4, max_credits), max_credits),
-                delivered_at = now(), claim_deadline = NULL, rejection_grace_deadline = NULL,
-                review_deadline = now() + make_interval(mins => COALESCE(review_timeout_minutes, $5::int))
-         WHERE id = $1 AND worker_id = $2 AND status = 'claimed'
-         RETURNING *, ",
+        deliver_sql!(""),
+        ", ",
         crate::db::agents::infra_agents_exist_sql!(6),
         " AS infra_agents_exist"
     ))
@@ -560,6 +645,46 @@ pub async fn deliver(
     .bind(credits_claimed)
     .bind(default_review_timeout_minutes as i32)
     .bind(platform_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// [`deliver`] of a task that needs nothing else: a regular task, private or
+/// with no infra agent to verify it, delivered with its `task_delivered`
+/// event to the poster in one statement (no transaction needed around it).
+/// `None`, with nothing written, for every other case (a system task, one
+/// to verify, a refusal): the caller then runs the full delivery.
+pub async fn deliver_plain(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+    worker_id: &AgentId,
+    result: &str,
+    credits_claimed: Option<Credits>,
+    default_review_timeout_minutes: i64,
+    platform_id: &AgentId,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as::<_, Task>(concat!(
+        "WITH delivered AS (",
+        deliver_sql!(concat!(
+            "AND NOT is_system AND (private OR NOT ",
+            crate::db::agents::infra_agents_exist_sql!(6),
+            ")"
+        )),
+        "), event AS (INSERT INTO outbox (subject, payload, traceparent) SELECT ",
+        crate::db::outbox::event_row_sql!(
+            recipient: "delivered.poster_id", event: "$7", task: "delivered.id",
+            data: "'{}'::jsonb", traceparent: "$8"
+        ),
+        " FROM delivered) SELECT * FROM delivered"
+    ))
+    .bind(task_id)
+    .bind(worker_id)
+    .bind(result)
+    .bind(credits_claimed)
+    .bind(default_review_timeout_minutes as i32)
+    .bind(platform_id)
+    .bind(crate::domain::EventType::TaskDelivered.as_str())
+    .bind(crate::telemetry::current_traceparent())
     .fetch_optional(conn)
     .await
 }

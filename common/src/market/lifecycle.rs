@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 use super::{Market, refusal};
 use crate::{
@@ -91,16 +91,19 @@ impl Market {
     pub async fn create_task(&self, poster_id: &AgentId, input: CreateTaskInput) -> Result<Task> {
         let (need, max_credits) = input.validate()?;
         let task_id = TaskId::generate();
-        let mut tx = self.pool.begin().await?;
-        // Without infra agents the built-in matcher routes the task here, in
-        // this transaction; otherwise the matcher service spawns their
-        // match_agents task (and its sweep routes whatever stays pending).
-        let queued = super::matching::infra_matches(&mut tx, &self.config, input.private).await?;
+        // The routing reads need no transaction (each statement reads its own
+        // snapshot either way); the writes are one statement, so a task the
+        // built-in matcher routes costs no BEGIN and no COMMIT round trip.
+        let mut conn = self.pool.acquire().await?;
+        // Without infra agents the built-in matcher routes the task here;
+        // otherwise the matcher service spawns their match_agents task (and
+        // its sweep routes whatever stays pending).
+        let queued = super::matching::infra_matches(&mut conn, &self.config, input.private).await?;
         let ranked = if queued {
             Vec::new()
         } else {
             let platform = &self.config.platform_agent_id;
-            super::matching::builtin_match_new(&mut tx, platform, poster_id, &need, &input.tags)
+            super::matching::builtin_match_new(&mut conn, platform, poster_id, &need, &input.tags)
                 .await?
         };
         let match_status = match (queued, ranked.is_empty()) {
@@ -108,49 +111,49 @@ impl Market {
             (false, true) => MatchStatus::Broadcast,
             (false, false) => MatchStatus::Matched,
         };
-        let task = tasks::insert(
-            &mut tx,
-            &tasks::NewTask {
-                id: &task_id,
-                poster_id,
-                need: &need,
-                context: input.context.as_deref(),
-                max_credits,
-                tags: &input.tags,
-                escrowed: true,
-                private: input.private,
-                system_task_type: None,
-                parent_task_id: None,
-                target_agent_id: None,
-                match_status: Some(match_status),
-                match_timeout_seconds: self.config.match_timeout_seconds,
-                deadline_minutes: input.deadline_minutes,
-                review_timeout_minutes: input.review_timeout_minutes,
-                claim_timeout_minutes: input.claim_timeout_minutes,
-                expire_hours: self.config.task_expire_hours,
-            },
-        )
-        .await?;
-        if let Err(have) = ledger::escrow_posted(&mut tx, poster_id, max_credits, &task_id).await? {
-            // Dropping the transaction rolls the insert back.
+        let new = tasks::NewTask {
+            id: &task_id,
+            poster_id,
+            need: &need,
+            context: input.context.as_deref(),
+            max_credits,
+            tags: &input.tags,
+            escrowed: true,
+            private: input.private,
+            system_task_type: None,
+            parent_task_id: None,
+            target_agent_id: None,
+            match_status: Some(match_status),
+            match_timeout_seconds: self.config.match_timeout_seconds,
+            deadline_minutes: input.deadline_minutes,
+            review_timeout_minutes: input.review_timeout_minutes,
+            claim_timeout_minutes: input.claim_timeout_minutes,
+            expire_hours: self.config.task_expire_hours,
+        };
+        let task = if queued {
+            let mut tx = conn.begin().await?;
+            let task = tasks::insert_escrowed(&mut tx, &new, &[]).await?;
+            if task.is_some() {
+                outbox::enqueue_command(
+                    &mut tx,
+                    "matcher",
+                    "task_created",
+                    json!({ "task_id": task_id }),
+                )
+                .await?;
+                tx.commit().await?;
+                self.published_soon();
+            }
+            task
+        } else {
+            tasks::insert_escrowed(&mut conn, &new, &ranked).await?
+        };
+        let Some(task) = task else {
+            let have = ledger::balance(&mut *conn, poster_id).await?;
             return Err(Error::PaymentRequired(format!(
                 "Insufficient credits. Have {have}, need {max_credits}"
             )));
-        }
-        if queued {
-            outbox::enqueue_command(
-                &mut tx,
-                "matcher",
-                "task_created",
-                json!({ "task_id": task_id }),
-            )
-            .await?;
-        }
-        super::matching::insert_matches(&mut tx, &task_id, &ranked).await?;
-        tx.commit().await?;
-        if queued {
-            self.published_soon();
-        }
+        };
         metrics::counter!(metrics::TASK_ACTIONS, "action" => "create").increment(1);
         Ok(task)
     }
@@ -179,7 +182,25 @@ impl Market {
         if let Some(claimed) = credits_claimed {
             validate::int_range("credits_claimed", claimed, 1, i64::MAX)?;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        // The common case in one statement; the full delivery below for a
+        // system task, a task to verify, and to explain a refusal.
+        let plain = tasks::deliver_plain(
+            &mut conn,
+            task_id,
+            worker_id,
+            &result,
+            credits_claimed.map(Credits::new),
+            self.config.default_review_timeout_minutes,
+            &self.config.platform_agent_id,
+        )
+        .await?;
+        if let Some(task) = plain {
+            self.published_soon();
+            metrics::counter!(metrics::TASK_ACTIONS, "action" => "deliver").increment(1);
+            return Ok(task);
+        }
+        let mut tx = conn.begin().await?;
         let delivered = tasks::deliver(
             &mut tx,
             task_id,
