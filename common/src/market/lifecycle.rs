@@ -216,7 +216,10 @@ impl Market {
             infra_agents_exist,
         }) = delivered
         else {
+            // Both go back to the pool before the refusal takes a connection:
+            // holding one while waiting for another starves a busy pool.
             drop(tx);
+            drop(conn);
             return Err(refusal(&self.pool, task_id, worker_id, |t| {
                 if t.worker_id.as_deref() != Some(worker_id) {
                     Error::not_your_task()

@@ -400,3 +400,38 @@ async fn fee_percent_is_configurable() {
     assert_eq!(app.balance(&worker).await, 150);
     app.assert_conservation().await;
 }
+
+/// A command holds at most one pooled connection at a time, refusals
+/// included: with a pool of one connection, a command that waited for a
+/// second one while holding the first would time out (503) instead of
+/// answering.
+#[tokio::test]
+async fn every_step_and_its_refusals_answer_on_a_pool_of_one_connection() {
+    let app = TestApp::spawn_with(&["--db-max-connections", "1"]).await;
+    let poster = app.register("poster").await;
+    let worker = app.register("worker").await;
+    let task = app.post_task(&poster, "Review this endpoint", 10).await;
+    app.deliver(&worker, &task, json!({"result": "early"}))
+        .await
+        .expect(403);
+    app.act(&poster, &task, "approve", Value::Null)
+        .await
+        .expect(409);
+    app.pickup(&worker, &task).await.expect(200);
+    app.act(&poster, &task, "approve", Value::Null)
+        .await
+        .expect(409);
+    app.deliver(&worker, &task, json!({"result": "done"}))
+        .await
+        .expect(200);
+    app.deliver(&worker, &task, json!({"result": "again"}))
+        .await
+        .expect(409);
+    app.act(&poster, &task, "approve", Value::Null)
+        .await
+        .expect(200);
+    app.act(&poster, &task, "approve", Value::Null)
+        .await
+        .expect(409);
+    app.assert_conservation().await;
+}
