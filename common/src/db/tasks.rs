@@ -621,32 +621,49 @@ macro_rules! deliver_sql {
     };
 }
 
-/// claimed → delivered by its worker. `credits_claimed` is capped at max_credits.
-/// Also reads whether infra agents (other than `platform_id`) exist, which
-/// decides the verification, in the same statement.
+/// A worker's delivery: the parameters `$1`–`$6` of [`deliver`] and
+/// [`deliver_plain`].
+pub struct Delivery<'a> {
+    pub task_id: &'a TaskId,
+    pub worker_id: &'a AgentId,
+    pub result: &'a str,
+    /// Capped at max_credits.
+    pub credits_claimed: Option<Credits>,
+    pub default_review_timeout_minutes: i64,
+    /// Infra agents other than the platform decide the verification.
+    pub platform_id: &'a AgentId,
+}
+
+impl<'a> Delivery<'a> {
+    fn bind<O>(
+        &self,
+        query: sqlx::query::QueryAs<'a, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'a, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        query
+            .bind(self.task_id)
+            .bind(self.worker_id)
+            .bind(self.result)
+            .bind(self.credits_claimed)
+            .bind(self.default_review_timeout_minutes as i32)
+            .bind(self.platform_id)
+    }
+}
+
+/// claimed → delivered by its worker. Also reads whether infra agents
+/// exist, which decides the verification, in the same statement.
 pub async fn deliver(
     conn: &mut PgConnection,
-    task_id: &TaskId,
-    worker_id: &AgentId,
-    result: &str,
-    credits_claimed: Option<Credits>,
-    default_review_timeout_minutes: i64,
-    platform_id: &AgentId,
+    delivery: &Delivery<'_>,
 ) -> Result<Option<Delivered>, sqlx::Error> {
-    sqlx::query_as::<_, Delivered>(concat!(
-        deliver_sql!(""),
-        ", ",
-        crate::db::agents::infra_agents_exist_sql!(6),
-        " AS infra_agents_exist"
-    ))
-    .bind(task_id)
-    .bind(worker_id)
-    .bind(result)
-    .bind(credits_claimed)
-    .bind(default_review_timeout_minutes as i32)
-    .bind(platform_id)
-    .fetch_optional(conn)
-    .await
+    delivery
+        .bind(sqlx::query_as::<_, Delivered>(concat!(
+            deliver_sql!(""),
+            ", ",
+            crate::db::agents::infra_agents_exist_sql!(6),
+            " AS infra_agents_exist"
+        )))
+        .fetch_optional(conn)
+        .await
 }
 
 /// [`deliver`] of a task that needs nothing else: a regular task, private or
@@ -656,37 +673,27 @@ pub async fn deliver(
 /// to verify, a refusal): the caller then runs the full delivery.
 pub async fn deliver_plain(
     conn: &mut PgConnection,
-    task_id: &TaskId,
-    worker_id: &AgentId,
-    result: &str,
-    credits_claimed: Option<Credits>,
-    default_review_timeout_minutes: i64,
-    platform_id: &AgentId,
+    delivery: &Delivery<'_>,
 ) -> Result<Option<Task>, sqlx::Error> {
-    sqlx::query_as::<_, Task>(concat!(
-        "WITH delivered AS (",
-        deliver_sql!(concat!(
-            "AND NOT is_system AND (private OR NOT ",
-            crate::db::agents::infra_agents_exist_sql!(6),
-            ")"
-        )),
-        "), event AS (INSERT INTO outbox (subject, payload, traceparent) SELECT ",
-        crate::db::outbox::event_row_sql!(
-            recipient: "delivered.poster_id", event: "$7", task: "delivered.id",
-            data: "'{}'::jsonb", traceparent: "$8"
-        ),
-        " FROM delivered) SELECT * FROM delivered"
-    ))
-    .bind(task_id)
-    .bind(worker_id)
-    .bind(result)
-    .bind(credits_claimed)
-    .bind(default_review_timeout_minutes as i32)
-    .bind(platform_id)
-    .bind(crate::domain::EventType::TaskDelivered.as_str())
-    .bind(crate::telemetry::current_traceparent())
-    .fetch_optional(conn)
-    .await
+    delivery
+        .bind(sqlx::query_as::<_, Task>(concat!(
+            "WITH delivered AS (",
+            deliver_sql!(concat!(
+                "AND NOT is_system AND (private OR NOT ",
+                crate::db::agents::infra_agents_exist_sql!(6),
+                ")"
+            )),
+            "), event AS (INSERT INTO outbox (subject, payload, traceparent) SELECT ",
+            crate::db::outbox::event_row_sql!(
+                recipient: "delivered.poster_id", event: "$7", task: "delivered.id",
+                data: "'{}'::jsonb", traceparent: "$8"
+            ),
+            " FROM delivered) SELECT * FROM delivered"
+        )))
+        .bind(crate::domain::EventType::TaskDelivered.as_str())
+        .bind(crate::telemetry::current_traceparent())
+        .fetch_optional(conn)
+        .await
 }
 
 /// delivered → approved. `poster_id` = `None` for approvals by the platform

@@ -182,35 +182,24 @@ impl Market {
         if let Some(claimed) = credits_claimed {
             validate::int_range("credits_claimed", claimed, 1, i64::MAX)?;
         }
+        let delivery = tasks::Delivery {
+            task_id,
+            worker_id,
+            result: &result,
+            credits_claimed: credits_claimed.map(Credits::new),
+            default_review_timeout_minutes: self.config.default_review_timeout_minutes,
+            platform_id: &self.config.platform_agent_id,
+        };
         let mut conn = self.pool.acquire().await?;
         // The common case in one statement; the full delivery below for a
         // system task, a task to verify, and to explain a refusal.
-        let plain = tasks::deliver_plain(
-            &mut conn,
-            task_id,
-            worker_id,
-            &result,
-            credits_claimed.map(Credits::new),
-            self.config.default_review_timeout_minutes,
-            &self.config.platform_agent_id,
-        )
-        .await?;
-        if let Some(task) = plain {
+        if let Some(task) = tasks::deliver_plain(&mut conn, &delivery).await? {
             self.published_soon();
             metrics::counter!(metrics::TASK_ACTIONS, "action" => "deliver").increment(1);
             return Ok(task);
         }
         let mut tx = conn.begin().await?;
-        let delivered = tasks::deliver(
-            &mut tx,
-            task_id,
-            worker_id,
-            &result,
-            credits_claimed.map(Credits::new),
-            self.config.default_review_timeout_minutes,
-            &self.config.platform_agent_id,
-        )
-        .await?;
+        let delivered = tasks::deliver(&mut tx, &delivery).await?;
         let Some(tasks::Delivered {
             task,
             infra_agents_exist,
