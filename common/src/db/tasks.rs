@@ -1,7 +1,7 @@
 //! The `tasks` table: inserts, the claim statement and every guarded transition.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::{
     domain::{Credits, MatchStatus, SystemTaskType, TaskStatus},
@@ -506,48 +506,107 @@ pub async fn did_system_work_on(
     .await
 }
 
+/// How far past the requested page `GET /v1/tasks/available` counts: its
+/// `total` is exact below offset + limit + this, and that sum above it, so
+/// a page costs the same in a market of a thousand open tasks or a million.
+pub const BROWSE_COUNT_AHEAD: i64 = 1_000;
+
+/// The tasks of the browse listing that are matched to worker $1 (they hold
+/// a match row): first in the listing, in match-rank order. Bounded by the
+/// worker's match rows, whatever the size of the pool.
+fn browse_matched() -> String {
+    format!(
+        "SELECT c.id, 0 AS part, c.match_status = 'matched' AS is_matched, m.rank AS match_rank,
+                {TAG_OVERLAP} AS overlap, c.created_at
+         FROM task_matches m JOIN tasks c ON c.id = m.task_id
+         WHERE m.agent_id = $1 AND c.status = 'posted' AND NOT c.is_system
+           AND c.match_status IN ('broadcast', 'pending', 'matched')
+           AND c.poster_id <> $1 AND {POSTER_ACTIVE} AND {POOL_FILTERS}"
+    )
+}
+
+/// The rest of the browse listing: the open pool (predicate of the
+/// `tasks_open_pool_*` indexes) without a match row for worker $1; `terms`
+/// narrows it further (whether the task shares a capability tag $2).
+fn browse_pool(terms: &str) -> String {
+    format!(
+        "FROM tasks c
+         WHERE c.status = 'posted' AND NOT c.is_system AND c.match_status IN ('broadcast', 'pending')
+           AND c.poster_id <> $1 AND {POSTER_ACTIVE} AND {POOL_FILTERS} AND {terms}
+           AND NOT EXISTS (SELECT 1 FROM task_matches m WHERE m.task_id = c.id AND m.agent_id = $1)"
+    )
+}
+
+/// The poster of task `c` is not suspended (one index probe per task).
+const POSTER_ACTIVE: &str = "(SELECT NOT a.suspended FROM agents a WHERE a.id = c.poster_id)";
+
+/// Whether task `c` shares a capability tag with $2 (`tasks_open_pool_tags_idx`).
+const SHARES_A_TAG: &str = "task_terms_lower(c.tags || c.extracted_tags) && $2::text[]";
+
 /// One page of the tasks a worker may pick up, in browse order (matched by
-/// rank, then tag overlap, then age), with the total count.
+/// rank, then tag overlap, then age), with their number counted up to
+/// [`BROWSE_COUNT_AHEAD`] past the page. Three bounded parts, each cut to
+/// the page's end before they are merged: the worker's matched tasks, the
+/// pool tasks sharing a capability tag (from the tag index, ranked by
+/// overlap), and the other pool tasks oldest first (from the age index).
 pub async fn browse(
-    db: impl PgExecutor<'_>,
+    db: &PgPool,
     worker_id: &AgentId,
     capability_tags: &[String],
     filter: &PoolFilter,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ListedTask>, i64), sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        listed: ListedTask,
-        total: i64,
-    }
-    let regular = regular_eligible();
-    let sql = format!(
-        "SELECT c.*, p.reputation AS poster_reputation, m.rank AS match_rank,
-                (c.match_status = 'matched' AND m.agent_id IS NOT NULL) AS is_matched,
-                count(*) OVER () AS total
-         FROM tasks c
+    let (matched, sharing, rest) = (
+        browse_matched(),
+        browse_pool(SHARES_A_TAG),
+        browse_pool(&format!("NOT ({SHARES_A_TAG})")),
+    );
+    let page = format!(
+        "SELECT c.*, p.reputation AS poster_reputation, o.match_rank, o.is_matched
+         FROM (
+            ({matched} ORDER BY 3 DESC, 4 ASC NULLS LAST, 5 DESC, 6, 1 LIMIT $7)
+            UNION ALL
+            (SELECT c.id, 1, false, NULL::int, {TAG_OVERLAP}, c.created_at {sharing}
+             ORDER BY 5 DESC, 6, 1 LIMIT $7)
+            UNION ALL
+            (SELECT c.id, 2, false, NULL::int, 0, c.created_at {rest} ORDER BY 6, 1 LIMIT $7)
+         ) o
+         JOIN tasks c ON c.id = o.id
          JOIN agents p ON p.id = c.poster_id
-         LEFT JOIN task_matches m ON m.task_id = c.id AND m.agent_id = $1
-         WHERE c.status = 'posted' AND c.poster_id <> $1 AND NOT p.suspended AND {regular}
-         ORDER BY (c.match_status = 'matched' AND m.agent_id IS NOT NULL) DESC,
-                  m.rank ASC NULLS LAST,
-                  {TAG_OVERLAP} DESC,
-                  c.created_at ASC
+         ORDER BY o.part, o.is_matched DESC, o.match_rank ASC NULLS LAST, o.overlap DESC,
+                  o.created_at, o.id
          LIMIT $5 OFFSET $6"
     );
-    let rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
+    let end = offset.saturating_add(limit);
+    let tasks = sqlx::query_as::<_, ListedTask>(sqlx::AssertSqlSafe(page))
         .bind(worker_id)
         .bind(capability_tags)
         .bind(filter.tags_lower())
         .bind(filter.search_pattern())
         .bind(limit)
         .bind(offset)
+        .bind(end)
         .fetch_all(db)
         .await?;
-    let total = rows.first().map_or(0, |r| r.total);
-    Ok((rows.into_iter().map(|r| r.listed).collect(), total))
+    let count = format!(
+        "SELECT count(*) FROM (
+            (SELECT 1 FROM ({matched}) a LIMIT $5)
+            UNION ALL
+            (SELECT 1 {} LIMIT $5)
+            LIMIT $5
+         ) n",
+        browse_pool("true")
+    );
+    let total = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+        .bind(worker_id)
+        .bind(capability_tags)
+        .bind(filter.tags_lower())
+        .bind(filter.search_pattern())
+        .bind(end.saturating_add(BROWSE_COUNT_AHEAD))
+        .fetch_one(db)
+        .await?;
+    Ok((tasks, total))
 }
 
 /// Which side of a task the caller is on, for `GET /v1/tasks/mine`.

@@ -240,6 +240,8 @@ impl From<&tasks::ListedTask> for AvailableTask {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AvailableList {
     pub tasks: Vec<AvailableTask>,
+    /// How many tasks you could pick up: exact up to 1,000 past the end of
+    /// this page (offset + limit + 1,000), that number beyond.
     pub total: i64,
 }
 

@@ -1,7 +1,7 @@
 //! Posting and reading tasks: limits are enforced, escrow is taken at create,
 //! and a task is visible only to its poster and worker.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::TestApp;
 
@@ -304,4 +304,158 @@ async fn available_lists_open_tasks_with_filters_and_rejection_count() {
         .await
         .expect(200);
     assert_eq!(wild.body["total"], 0);
+}
+
+/// Browse order: tasks matched to the caller by rank (those still marked
+/// matched first), then the open pool by capability-tag overlap, then age;
+/// tasks matched to someone else are not listed. Every page is the matching
+/// slice of that order, and the total does not depend on the page.
+#[tokio::test]
+async fn available_orders_matched_then_tag_overlap_then_age_across_pages() {
+    let app = TestApp::spawn().await;
+    let poster = app.register("poster").await;
+    let worker = app.register("worker").await;
+    let other = app.register("other").await;
+    sqlx::query("UPDATE agents SET capability_tags = ARRAY['Rust','ops'] WHERE id = $1")
+        .bind(&worker.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (app_ref, key) = (&app, &poster.key);
+    let post = |need: &str, tags: Value| {
+        let body = json!({"need": need, "max_credits": 1, "tags": tags});
+        async move {
+            app_ref
+                .post("/v1/tasks", Some(key), body)
+                .await
+                .expect(201)
+                .body["task_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let oldest = post("oldest, no tags", json!([])).await;
+    let one_tag = post("one shared tag", json!(["RUST", "go"])).await;
+    let both_tags = post("two shared tags", json!(["rust", "Ops"])).await;
+    let newest = post("newest, no tags", json!([])).await;
+    let matched_second = post("matched, rank 2", json!([])).await;
+    let matched_first = post("matched, rank 1", json!(["rust"])).await;
+    let was_matched = post("broadcast after a match window", json!([])).await;
+    let elsewhere = post("matched to someone else", json!(["rust"])).await;
+    for (task, agent, rank, status) in [
+        (&matched_first, &worker.id, 1, "matched"),
+        (&matched_second, &worker.id, 2, "matched"),
+        (&was_matched, &worker.id, 1, "broadcast"),
+        (&elsewhere, &other.id, 1, "matched"),
+    ] {
+        sqlx::query(
+            "WITH m AS (INSERT INTO task_matches (id, task_id, agent_id, rank)
+                        VALUES ('tm-' || $1, $1, $2, $3))
+             UPDATE tasks SET match_status = $4 WHERE id = $1",
+        )
+        .bind(task)
+        .bind(agent)
+        .bind(rank)
+        .bind(status)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let expected = [
+        &matched_first,
+        &matched_second,
+        &was_matched,
+        &both_tags,
+        &one_tag,
+        &oldest,
+        &newest,
+    ];
+
+    let all = app
+        .get("/v1/tasks/available?limit=100", Some(&worker.key))
+        .await
+        .expect(200);
+    let ids: Vec<&str> = all.body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, expected.map(String::as_str));
+    assert_eq!(all.body["total"], 7);
+    assert_eq!(all.body["tasks"][0]["is_matched"], true);
+    assert_eq!(all.body["tasks"][0]["match_rank"], 1);
+    assert_eq!(all.body["tasks"][2]["is_matched"], false);
+    for (offset, id) in expected.iter().enumerate() {
+        let page = app
+            .get(
+                &format!("/v1/tasks/available?limit=1&offset={offset}"),
+                Some(&worker.key),
+            )
+            .await
+            .expect(200);
+        assert_eq!(
+            page.body["tasks"][0]["task_id"],
+            id.as_str(),
+            "offset {offset}"
+        );
+        assert_eq!(page.body["total"], 7);
+    }
+    let past_the_end = app
+        .get("/v1/tasks/available?offset=50", Some(&worker.key))
+        .await
+        .expect(200);
+    assert_eq!(past_the_end.body["tasks"], json!([]));
+    assert_eq!(past_the_end.body["total"], 7);
+    // The other agent sees its own match first and the tasks still matched to
+    // the worker not at all (the broadcast one is open to anyone).
+    let theirs = app
+        .get("/v1/tasks/available?limit=100", Some(&other.key))
+        .await
+        .expect(200);
+    assert_eq!(theirs.body["tasks"][0]["task_id"], elsewhere.as_str());
+    assert_eq!(theirs.body["total"], 6);
+}
+
+/// In a large pool the total is counted only so far past the page (exact
+/// below that), so a browse costs the same whatever the size of the market.
+#[tokio::test]
+async fn available_counts_a_large_pool_only_past_the_page() {
+    let app = TestApp::spawn().await;
+    let poster = app.register("poster").await;
+    let browser = app.register("browser").await;
+    let open = 1_050;
+    sqlx::query(
+        "INSERT INTO tasks (id, poster_id, need, max_credits, escrowed, match_status, expires_at)
+         SELECT 'bulk-' || i, $1, 'bulk task ' || i, 1, false, 'broadcast', now() + interval '1 day'
+         FROM generate_series(1, $2) i",
+    )
+    .bind(&poster.id)
+    .bind(open)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let first = app
+        .get("/v1/tasks/available", Some(&browser.key))
+        .await
+        .expect(200);
+    assert_eq!(first.body["tasks"].as_array().unwrap().len(), 20);
+    assert_eq!(
+        first.body["total"],
+        20 + 1_000,
+        "counted 1,000 past the page"
+    );
+    let deep = app
+        .get(
+            "/v1/tasks/available?offset=1000&limit=100",
+            Some(&browser.key),
+        )
+        .await
+        .expect(200);
+    assert_eq!(deep.body["tasks"].as_array().unwrap().len(), 50);
+    assert_eq!(
+        deep.body["total"], open,
+        "exact when the pool ends within the count"
+    );
 }
