@@ -45,11 +45,16 @@ impl Agent {
 
     /// Capability tags, lower-cased, for relevance scoring.
     pub fn capability_tags_lower(&self) -> Vec<String> {
-        self.capability_tags
+        let mut tags: Vec<String> = self
+            .capability_tags
             .iter()
             .flatten()
             .map(|t| t.to_lowercase())
-            .collect()
+            .collect();
+        // Distinct: the ranking counts each shared tag once.
+        tags.sort_unstable();
+        tags.dedup();
+        tags
     }
 }
 

@@ -308,19 +308,31 @@ const SYSTEM_ELIGIBLE: &str = "
     AND NOT EXISTS (SELECT 1 FROM tasks par WHERE par.id = c.parent_task_id
                     AND (par.poster_id = $1 OR par.worker_id = $1))";
 
-/// Overlap between the task's tags and the caller's capability tags ($2).
-const TAG_OVERLAP: &str =
-    "(SELECT count(*) FROM (SELECT lower(x) FROM unnest(c.tags || c.extracted_tags) x
-                          INTERSECT SELECT unnest($2::text[])) o)";
+/// Lower-cased tags and extracted tags of task `c` (the expression of
+/// `tasks_open_pool_tags_idx`).
+const TASK_TERMS: &str = "task_terms_lower(c.tags || c.extracted_tags)";
+
+/// Overlap between task `c`'s tags and the caller's `tags` capability tags
+/// ($2, lower-cased and distinct): one containment test per capability tag,
+/// no subquery per task, so ranking many tasks stays cheap.
+fn tag_overlap(tags: usize) -> String {
+    if tags == 0 {
+        return "0".into();
+    }
+    let tests: Vec<String> = (1..=tags)
+        .map(|i| format!("({TASK_TERMS} @> ARRAY[($2::text[])[{i}]])::int"))
+        .collect();
+    format!("({})", tests.join(" + "))
+}
 
 /// The full claim order: system tasks for infra agents ($5), then tasks
 /// matched to the worker by rank, then the open pool by tag overlap, poster
 /// reputation, the poster's trust in the worker and age. It ranks every
 /// eligible posted task, so its cost grows with the pool.
-fn pick_full(with_overlap: bool) -> String {
+fn pick_full(tags: usize) -> String {
     // Without capability tags every overlap is 0: leaving it out changes no order.
-    let overlap = if with_overlap {
-        format!("{TAG_OVERLAP} DESC,")
+    let overlap = if tags > 0 {
+        format!("{} DESC,", tag_overlap(tags))
     } else {
         String::new()
     };
@@ -458,7 +470,7 @@ pub async fn claim_next(
             return Ok(claimed);
         }
     }
-    claim_picked(conn, &pick_full(!capability_tags.is_empty()), &who).await
+    claim_picked(conn, &pick_full(capability_tags.len()), &who).await
 }
 
 /// Claims one specific posted, regular task for a worker who did no system
@@ -514,10 +526,10 @@ pub const BROWSE_COUNT_AHEAD: i64 = 1_000;
 /// The tasks of the browse listing that are matched to worker $1 (they hold
 /// a match row): first in the listing, in match-rank order. Bounded by the
 /// worker's match rows, whatever the size of the pool.
-fn browse_matched() -> String {
+fn browse_matched(overlap: &str) -> String {
     format!(
         "SELECT c.id, 0 AS part, c.match_status = 'matched' AS is_matched, m.rank AS match_rank,
-                {TAG_OVERLAP} AS overlap, c.created_at
+                {overlap} AS overlap, c.created_at
          FROM task_matches m JOIN tasks c ON c.id = m.task_id
          WHERE m.agent_id = $1 AND c.status = 'posted' AND NOT c.is_system
            AND c.match_status IN ('broadcast', 'pending', 'matched')
@@ -525,30 +537,29 @@ fn browse_matched() -> String {
     )
 }
 
-/// The rest of the browse listing: the open pool (predicate of the
-/// `tasks_open_pool_*` indexes) without a match row for worker $1; `terms`
-/// narrows it further (whether the task shares a capability tag $2).
-fn browse_pool(terms: &str) -> String {
+/// The open pool: the predicate of the `tasks_open_pool_*` indexes.
+const OPEN_POOL: &str =
+    "c.status = 'posted' AND NOT c.is_system AND c.match_status IN ('broadcast', 'pending')";
+
+/// What a pool task `c` must also pass to be listed for worker $1 (the
+/// matched part lists the tasks with a match row for them).
+fn browse_pool_filters() -> String {
     format!(
-        "FROM tasks c
-         WHERE c.status = 'posted' AND NOT c.is_system AND c.match_status IN ('broadcast', 'pending')
-           AND c.poster_id <> $1 AND {POSTER_ACTIVE} AND {POOL_FILTERS} AND {terms}
-           AND NOT EXISTS (SELECT 1 FROM task_matches m WHERE m.task_id = c.id AND m.agent_id = $1)"
+        "c.poster_id <> $1 AND {POSTER_ACTIVE} AND {POOL_FILTERS}
+         AND NOT EXISTS (SELECT 1 FROM task_matches m WHERE m.task_id = c.id AND m.agent_id = $1)"
     )
 }
 
 /// The poster of task `c` is not suspended (one index probe per task).
 const POSTER_ACTIVE: &str = "(SELECT NOT a.suspended FROM agents a WHERE a.id = c.poster_id)";
 
-/// Whether task `c` shares a capability tag with $2 (`tasks_open_pool_tags_idx`).
-const SHARES_A_TAG: &str = "task_terms_lower(c.tags || c.extracted_tags) && $2::text[]";
-
 /// One page of the tasks a worker may pick up, in browse order (matched by
 /// rank, then tag overlap, then age), with their number counted up to
-/// [`BROWSE_COUNT_AHEAD`] past the page. Three bounded parts, each cut to
-/// the page's end before they are merged: the worker's matched tasks, the
-/// pool tasks sharing a capability tag (from the tag index, ranked by
-/// overlap), and the other pool tasks oldest first (from the age index).
+/// [`BROWSE_COUNT_AHEAD`] past the page. Three parts, each cut to the page's
+/// end before they are merged: the worker's matched tasks; the pool tasks
+/// sharing a capability tag, read from the tag index and ranked by overlap
+/// before the per-task filters run on the best of them; and the rest of the
+/// pool oldest first, read from the age index until the page is full.
 pub async fn browse(
     db: &PgPool,
     worker_id: &AgentId,
@@ -557,20 +568,24 @@ pub async fn browse(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ListedTask>, i64), sqlx::Error> {
-    let (matched, sharing, rest) = (
-        browse_matched(),
-        browse_pool(SHARES_A_TAG),
-        browse_pool(&format!("NOT ({SHARES_A_TAG})")),
-    );
+    let overlap = tag_overlap(capability_tags.len());
+    let (matched, filters) = (browse_matched(&overlap), browse_pool_filters());
+    let shares_a_tag = format!("{TASK_TERMS} && $2::text[]");
     let page = format!(
         "SELECT c.*, p.reputation AS poster_reputation, o.match_rank, o.is_matched
          FROM (
             ({matched} ORDER BY 3 DESC, 4 ASC NULLS LAST, 5 DESC, 6, 1 LIMIT $7)
             UNION ALL
-            (SELECT c.id, 1, false, NULL::int, {TAG_OVERLAP}, c.created_at {sharing}
-             ORDER BY 5 DESC, 6, 1 LIMIT $7)
+            (SELECT s.id, 1, false, NULL::int, s.overlap, s.created_at
+             FROM (SELECT c.id, {overlap} AS overlap, c.created_at FROM tasks c
+                   WHERE {OPEN_POOL} AND {shares_a_tag} ORDER BY 2 DESC, 3, 1) s
+             JOIN tasks c ON c.id = s.id
+             WHERE {filters}
+             ORDER BY s.overlap DESC, s.created_at, s.id LIMIT $7)
             UNION ALL
-            (SELECT c.id, 2, false, NULL::int, 0, c.created_at {rest} ORDER BY 6, 1 LIMIT $7)
+            (SELECT c.id, 2, false, NULL::int, 0, c.created_at FROM tasks c
+             WHERE {OPEN_POOL} AND NOT ({shares_a_tag}) AND {filters}
+             ORDER BY c.created_at, c.id LIMIT $7)
          ) o
          JOIN tasks c ON c.id = o.id
          JOIN agents p ON p.id = c.poster_id
@@ -593,10 +608,9 @@ pub async fn browse(
         "SELECT count(*) FROM (
             (SELECT 1 FROM ({matched}) a LIMIT $5)
             UNION ALL
-            (SELECT 1 {} LIMIT $5)
+            (SELECT 1 FROM tasks c WHERE {OPEN_POOL} AND {filters} LIMIT $5)
             LIMIT $5
-         ) n",
-        browse_pool("true")
+         ) n"
     );
     let total = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
         .bind(worker_id)

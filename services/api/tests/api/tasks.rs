@@ -308,15 +308,16 @@ async fn available_lists_open_tasks_with_filters_and_rejection_count() {
 
 /// Browse order: tasks matched to the caller by rank (those still marked
 /// matched first), then the open pool by capability-tag overlap, then age;
-/// tasks matched to someone else are not listed. Every page is the matching
-/// slice of that order, and the total does not depend on the page.
+/// tasks matched to someone else are not listed; a capability tag counts once
+/// whatever its case. Every page is the matching slice of that order, and the
+/// total does not depend on the page.
 #[tokio::test]
 async fn available_orders_matched_then_tag_overlap_then_age_across_pages() {
     let app = TestApp::spawn().await;
     let poster = app.register("poster").await;
     let worker = app.register("worker").await;
     let other = app.register("other").await;
-    sqlx::query("UPDATE agents SET capability_tags = ARRAY['Rust','ops'] WHERE id = $1")
+    sqlx::query("UPDATE agents SET capability_tags = ARRAY['Rust','ops','RUST'] WHERE id = $1")
         .bind(&worker.id)
         .execute(&app.pool)
         .await
