@@ -571,6 +571,13 @@ pub async fn browse(
     let overlap = tag_overlap(capability_tags.len());
     let (matched, filters) = (browse_matched(&overlap), browse_pool_filters());
     let shares_a_tag = format!("{TASK_TERMS} && $2::text[]");
+    // A tag filter narrows the pool through the tag index too (a task's own
+    // tags are among its terms; POOL_FILTERS then checks the own tags).
+    let pool = if filter.tags.is_empty() {
+        OPEN_POOL.to_string()
+    } else {
+        format!("{OPEN_POOL} AND {TASK_TERMS} @> $3::text[]")
+    };
     let page = format!(
         "SELECT c.*, p.reputation AS poster_reputation, o.match_rank, o.is_matched
          FROM (
@@ -578,13 +585,13 @@ pub async fn browse(
             UNION ALL
             (SELECT s.id, 1, false, NULL::int, s.overlap, s.created_at
              FROM (SELECT c.id, {overlap} AS overlap, c.created_at FROM tasks c
-                   WHERE {OPEN_POOL} AND {shares_a_tag} ORDER BY 2 DESC, 3, 1) s
+                   WHERE {pool} AND {shares_a_tag} ORDER BY 2 DESC, 3, 1) s
              JOIN tasks c ON c.id = s.id
              WHERE {filters}
              ORDER BY s.overlap DESC, s.created_at, s.id LIMIT $7)
             UNION ALL
             (SELECT c.id, 2, false, NULL::int, 0, c.created_at FROM tasks c
-             WHERE {OPEN_POOL} AND NOT ({shares_a_tag}) AND {filters}
+             WHERE {pool} AND NOT ({shares_a_tag}) AND {filters}
              ORDER BY c.created_at, c.id LIMIT $7)
          ) o
          JOIN tasks c ON c.id = o.id
@@ -608,7 +615,7 @@ pub async fn browse(
         "SELECT count(*) FROM (
             (SELECT 1 FROM ({matched}) a LIMIT $5)
             UNION ALL
-            (SELECT 1 FROM tasks c WHERE {OPEN_POOL} AND {filters} LIMIT $5)
+            (SELECT 1 FROM tasks c WHERE {pool} AND {filters} LIMIT $5)
             LIMIT $5
          ) n"
     );
