@@ -11,5 +11,8 @@
 CREATE FUNCTION task_terms_lower(text[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT lower($1::text)::text[] $$;
+-- Tasks without tags cannot share one and stay out of the index, so posting
+-- them costs no index insertion.
 CREATE INDEX tasks_open_pool_tags_idx ON tasks USING gin (task_terms_lower(tags || extracted_tags))
-    WHERE status = 'posted' AND NOT is_system AND match_status IN ('broadcast', 'pending');
+    WHERE status = 'posted' AND NOT is_system AND match_status IN ('broadcast', 'pending')
+      AND (tags <> '{}' OR extracted_tags <> '{}');

@@ -312,6 +312,10 @@ const SYSTEM_ELIGIBLE: &str = "
 /// `tasks_open_pool_tags_idx`).
 const TASK_TERMS: &str = "task_terms_lower(c.tags || c.extracted_tags)";
 
+/// Task `c` has tags, which puts it in `tasks_open_pool_tags_idx` while it is
+/// open (a query says so for the planner to use that index).
+const HAS_TERMS: &str = "(c.tags <> '{}' OR c.extracted_tags <> '{}')";
+
 /// Overlap between task `c`'s tags and the caller's `tags` capability tags
 /// ($2, lower-cased and distinct): one containment test per capability tag,
 /// no subquery per task, so ranking many tasks stays cheap.
@@ -328,8 +332,9 @@ fn tag_overlap(tags: usize) -> String {
 /// The full claim order: system tasks for infra agents ($5), then tasks
 /// matched to the worker by rank, then the open pool by tag overlap, poster
 /// reputation, the poster's trust in the worker and age. It ranks every
-/// eligible posted task, so its cost grows with the pool.
-fn pick_full(tags: usize) -> String {
+/// eligible posted task `among` allows (a condition on `c`, or "true"), so
+/// without a bound its cost grows with the pool.
+fn pick_full(tags: usize, among: &str) -> String {
     // Without capability tags every overlap is 0: leaving it out changes no order.
     let overlap = if tags > 0 {
         format!("{} DESC,", tag_overlap(tags))
@@ -344,7 +349,7 @@ fn pick_full(tags: usize) -> String {
             JOIN agents p ON p.id = c.poster_id
             LEFT JOIN task_matches m ON m.task_id = c.id AND m.agent_id = $1
             LEFT JOIN agent_trust tr ON tr.truster_id = c.poster_id AND tr.trusted_id = $1
-            WHERE c.status = 'posted' AND c.poster_id <> $1 AND NOT p.suspended
+            WHERE c.status = 'posted' AND c.poster_id <> $1 AND NOT p.suspended AND {among}
               AND ((c.is_system AND $5 AND {SYSTEM_ELIGIBLE}) OR ({regular}))
             ORDER BY c.is_system DESC,
                      (c.match_status = 'matched' AND m.agent_id IS NOT NULL) DESC,
@@ -447,8 +452,11 @@ async fn claim_picked(
 /// Claims the best task for a worker: phase 0 system tasks for infra agents,
 /// then tasks matched to the worker by rank, then the open pool by tag
 /// overlap, poster reputation, the poster's trust in the worker and age.
-/// Rows other transactions hold are skipped, never waited for. Common workers
-/// try the index-bounded statement first (same choice, see [`pick_fast`]).
+/// Rows other transactions hold are skipped, never waited for. Workers who are
+/// not infra agents try bounded statements first, each the same choice over
+/// the part of the pool that comes first for them: their matched and
+/// tag-sharing tasks (with capability tags), then the index-bounded order of
+/// the rest ([`pick_fast`]); the full order decides when both find nothing.
 pub async fn claim_next(
     conn: &mut PgConnection,
     worker_id: &AgentId,
@@ -464,13 +472,34 @@ pub async fn claim_next(
         infra,
         default_claim_timeout_minutes,
     };
-    if !infra && capability_tags.is_empty() {
+    let tags = capability_tags.len();
+    if !infra {
+        // A worker with capability tags takes the tasks matched to them or
+        // sharing a tag first, whatever else is open: rank only those.
+        if tags > 0 {
+            let claimed = claim_picked(conn, &pick_full(tags, &matched_or_sharing()), &who).await?;
+            if claimed.is_some() {
+                return Ok(claimed);
+            }
+        }
+        // Every task left to them overlaps in nothing: the index-bounded order.
         let claimed = claim_picked(conn, &pick_fast(), &who).await?;
         if claimed.is_some() {
             return Ok(claimed);
         }
     }
-    claim_picked(conn, &pick_full(capability_tags.len()), &who).await
+    claim_picked(conn, &pick_full(tags, "true"), &who).await
+}
+
+/// Task `c` is matched to worker $1, or an open pool task sharing one of
+/// their capability tags $2 (found in `tasks_open_pool_tags_idx`).
+fn matched_or_sharing() -> String {
+    format!(
+        "c.id IN (SELECT m.task_id FROM task_matches m WHERE m.agent_id = $1
+                  UNION ALL
+                  SELECT c.id FROM tasks c
+                  WHERE {OPEN_POOL} AND {HAS_TERMS} AND {TASK_TERMS} && $2::text[])"
+    )
 }
 
 /// Claims one specific posted, regular task for a worker who did no system
@@ -570,13 +599,13 @@ pub async fn browse(
 ) -> Result<(Vec<ListedTask>, i64), sqlx::Error> {
     let overlap = tag_overlap(capability_tags.len());
     let (matched, filters) = (browse_matched(&overlap), browse_pool_filters());
-    let shares_a_tag = format!("{TASK_TERMS} && $2::text[]");
+    let shares_a_tag = format!("{HAS_TERMS} AND {TASK_TERMS} && $2::text[]");
     // A tag filter narrows the pool through the tag index too (a task's own
     // tags are among its terms; POOL_FILTERS then checks the own tags).
     let pool = if filter.tags.is_empty() {
         OPEN_POOL.to_string()
     } else {
-        format!("{OPEN_POOL} AND {TASK_TERMS} @> $3::text[]")
+        format!("{OPEN_POOL} AND {HAS_TERMS} AND {TASK_TERMS} @> $3::text[]")
     };
     let page = format!(
         "SELECT c.*, p.reputation AS poster_reputation, o.match_rank, o.is_matched

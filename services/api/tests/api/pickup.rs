@@ -276,3 +276,79 @@ async fn tagless_workers_get_the_same_order() {
         .await
         .expect(204);
 }
+
+/// A worker with capability tags is served from the tasks matched to them and
+/// those sharing a tag before the rest of the pool, each part in the full
+/// order: matched, then more shared tags, then poster reputation, then age;
+/// a filter that rules out every such task falls through to the rest.
+#[tokio::test]
+async fn tagged_workers_take_matched_then_sharing_then_the_rest() {
+    let app = TestApp::spawn().await;
+    let poster = app.register("poster").await;
+    let famous = app.register("famous").await;
+    let worker = app.register("worker").await;
+    for (id, sql) in [
+        (
+            &worker.id,
+            "UPDATE agents SET capability_tags = ARRAY['Go','sql'] WHERE id = $1",
+        ),
+        (
+            &famous.id,
+            "UPDATE agents SET reputation = 4.9 WHERE id = $1",
+        ),
+    ] {
+        sqlx::query(sql).bind(id).execute(&app.pool).await.unwrap();
+    }
+    let post = |who, need: &str, tags: Value| {
+        app.post(
+            "/v1/tasks",
+            Some(who),
+            json!({"need": need, "max_credits": 1, "tags": tags}),
+        )
+    };
+    let mut ids = Vec::new();
+    for (who, need, tags) in [
+        (&famous.key, "famous, nothing shared", json!([])),
+        (&poster.key, "plain, nothing shared", json!(["rust"])),
+        (&poster.key, "one shared tag", json!(["GO"])),
+        (
+            &famous.key,
+            "one shared tag, famous poster",
+            json!(["go", "rust"]),
+        ),
+        (&poster.key, "two shared tags", json!(["sql", "go"])),
+        (&poster.key, "matched", json!([])),
+    ] {
+        let r = post(who, need, tags).await.expect(201);
+        ids.push(r.body["task_id"].as_str().unwrap().to_string());
+    }
+    sqlx::query(
+        "WITH m AS (INSERT INTO task_matches (id, task_id, agent_id, rank) VALUES ('tm-1', $1, $2, 1))
+         UPDATE tasks SET match_status = 'matched' WHERE id = $1",
+    )
+    .bind(&ids[5])
+    .bind(&worker.id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // Nothing shared passes this filter: the rest of the pool answers.
+    let filtered = app
+        .post(
+            "/v1/tasks/pickup?tags=rust&search=plain",
+            Some(&worker.key),
+            Value::Null,
+        )
+        .await
+        .expect(200);
+    assert_eq!(filtered.body["task_id"], ids[1].as_str());
+    for expected in [&ids[5], &ids[4], &ids[3], &ids[2], &ids[0]] {
+        let r = app
+            .post("/v1/tasks/pickup", Some(&worker.key), Value::Null)
+            .await
+            .expect(200);
+        assert_eq!(r.body["task_id"], expected.as_str(), "{}", r.body["need"]);
+    }
+    app.post("/v1/tasks/pickup", Some(&worker.key), Value::Null)
+        .await
+        .expect(204);
+}
