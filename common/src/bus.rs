@@ -132,30 +132,39 @@ impl Bus {
     /// several processes start at once).
     pub async fn ensure_streams(&self, config: &Config) -> Result<(), BusError> {
         let retention = Duration::from_secs(config.events_retention_hours * 3600);
-        self.js
-            .get_or_create_stream(stream::Config {
-                name: self.layout.events_stream(),
-                subjects: vec![self.layout.all_events()],
-                retention: stream::RetentionPolicy::Limits,
-                max_age: retention,
-                duplicate_window: DUPLICATE_WINDOW,
-                storage: stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| BusError::Stream(e.to_string()))?;
-        self.js
-            .get_or_create_stream(stream::Config {
-                name: self.layout.commands_stream(),
-                subjects: vec![format!("{}.cmd.>", config.nats_prefix)],
-                retention: stream::RetentionPolicy::WorkQueue,
-                duplicate_window: DUPLICATE_WINDOW,
-                storage: stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| BusError::Stream(e.to_string()))?;
-        Ok(())
+        self.ensure_stream(stream::Config {
+            name: self.layout.events_stream(),
+            subjects: vec![self.layout.all_events()],
+            retention: stream::RetentionPolicy::Limits,
+            max_age: retention,
+            duplicate_window: DUPLICATE_WINDOW,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await?;
+        self.ensure_stream(stream::Config {
+            name: self.layout.commands_stream(),
+            subjects: vec![format!("{}.cmd.>", config.nats_prefix)],
+            retention: stream::RetentionPolicy::WorkQueue,
+            duplicate_window: DUPLICATE_WINDOW,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Creates one stream unless it exists. When two processes create it at
+    /// the same moment, NATS may refuse the second ("subjects overlap with an
+    /// existing stream"): the stream is there then, which is all we need.
+    async fn ensure_stream(&self, config: stream::Config) -> Result<(), BusError> {
+        let name = config.name.clone();
+        match self.js.get_or_create_stream(config).await {
+            Ok(_) => Ok(()),
+            Err(e) => match self.js.get_stream(&name).await {
+                Ok(_) => Ok(()),
+                Err(_) => Err(BusError::Stream(e.to_string())),
+            },
+        }
     }
 
     /// The durable pull consumer `durable` on the events stream (every event),

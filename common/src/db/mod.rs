@@ -19,9 +19,12 @@ pub mod tasks;
 pub mod trust;
 pub mod webhooks;
 
-use std::time::Duration;
+use std::{str::FromStr, time::Duration};
 
-use sqlx::{PgPool, postgres::PgPoolOptions};
+use sqlx::{
+    PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 
 use crate::Config;
 
@@ -40,7 +43,12 @@ const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// timeout drops idle connections). A busy node's connections come back
 /// within microseconds, and pinging each of them again would be a round
 /// trip to PostgreSQL per checkout (two of them per request).
+///
+/// JIT compilation is off for these sessions: every statement here is short
+/// or bounded, and compiling one that reads a large pool (a search over a
+/// million open tasks) cost more than it saved (0.7 s against 1.4 s).
 pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(&config.database_url)?.options([("jit", "off")]);
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(3))
@@ -53,7 +61,7 @@ pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
                 Ok(true)
             })
         })
-        .connect(&config.database_url)
+        .connect_with(options)
         .await
 }
 

@@ -579,8 +579,10 @@ fn browse_pool_filters() -> String {
     )
 }
 
-/// The poster of task `c` is not suspended (one index probe per task).
-const POSTER_ACTIVE: &str = "(SELECT NOT a.suspended FROM agents a WHERE a.id = c.poster_id)";
+/// The poster of task `c` is not suspended (an anti-join, which leaves a scan
+/// of the whole pool free to run in parallel).
+const POSTER_ACTIVE: &str =
+    "NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = c.poster_id AND a.suspended)";
 
 /// One page of the tasks a worker may pick up, in browse order (matched by
 /// rank, then tag overlap, then age), with their number counted up to
@@ -600,6 +602,15 @@ pub async fn browse(
     let overlap = tag_overlap(capability_tags.len());
     let (matched, filters) = (browse_matched(&overlap), browse_pool_filters());
     let shares_a_tag = format!("{HAS_TERMS} AND {TASK_TERMS} && $2::text[]");
+    // A search may match almost nothing: walking the age index for a page of
+    // matches could then visit every open task at random. "OFFSET 0" keeps
+    // the planner from pulling the scan into the ordered query, so it reads
+    // the pool in one sequential pass and sorts what matched.
+    let scan_all = if filter.search.is_some() {
+        " OFFSET 0"
+    } else {
+        ""
+    };
     // A tag filter narrows the pool through the tag index too (a task's own
     // tags are among its terms; POOL_FILTERS then checks the own tags).
     let pool = if filter.tags.is_empty() {
@@ -619,9 +630,10 @@ pub async fn browse(
              WHERE {filters}
              ORDER BY s.overlap DESC, s.created_at, s.id LIMIT $7)
             UNION ALL
-            (SELECT c.id, 2, false, NULL::int, 0, c.created_at FROM tasks c
-             WHERE {pool} AND NOT ({shares_a_tag}) AND {filters}
-             ORDER BY c.created_at, c.id LIMIT $7)
+            (SELECT r.id, 2, false, NULL::int, 0, r.created_at
+             FROM (SELECT c.id, c.created_at FROM tasks c
+                   WHERE {pool} AND NOT ({shares_a_tag}) AND {filters}{scan_all}) r
+             ORDER BY r.created_at, r.id LIMIT $7)
          ) o
          JOIN tasks c ON c.id = o.id
          JOIN agents p ON p.id = c.poster_id
@@ -644,7 +656,7 @@ pub async fn browse(
         "SELECT count(*) FROM (
             (SELECT 1 FROM ({matched}) a LIMIT $5)
             UNION ALL
-            (SELECT 1 FROM tasks c WHERE {pool} AND {filters} LIMIT $5)
+            (SELECT 1 FROM (SELECT 1 FROM tasks c WHERE {pool} AND {filters}{scan_all}) r LIMIT $5)
             LIMIT $5
          ) n"
     );

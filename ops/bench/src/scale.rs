@@ -9,7 +9,8 @@
 //! runs the lifecycle for a while and, beside it, samples the routing time:
 //! from the create request until the task's match_status leaves 'pending',
 //! for tasks whose need matches some seeded agents — whether the matcher
-//! service or the create itself routes.
+//! service or the create itself routes. Last, it times browsing and blind
+//! pickups by agents with and without capability tags on that pool.
 
 use std::{
     sync::Arc,
@@ -18,8 +19,8 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use pinchwork_common::market::{good_at_terms, keywords};
-use reqwest::StatusCode;
-use serde_json::json;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value::Null, json};
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
 use crate::{client::Api, lifecycle, stats::Samples};
@@ -422,17 +423,21 @@ pub async fn seed(pool: &PgPool, agents: usize, tasks: usize) -> Result<f64> {
     .bind(WORDS_PER_AGENT)
     .execute(&mut *tx)
     .await?;
-    // Open tasks: three words each, posted round-robin by the posters.
+    // Open tasks: three words each, posted round-robin by the posters; one in
+    // twenty tagged python, one rust and ops, one k8s.
     sqlx::query(
         "INSERT INTO tasks (id, poster_id, need, max_credits, escrowed, match_status, expires_at,
-                            created_at)
+                            created_at, tags)
          SELECT 'scale-t-' || i, 'scale-p-' || (1 + i % $3),
                 concat_ws(' ', 'scale task:',
                           w.words[1 + (hashint4(i * 8 + 1) & 2147483647) % $2],
                           w.words[1 + (hashint4(i * 8 + 2) & 2147483647) % $2],
                           w.words[1 + (hashint4(i * 8 + 3) & 2147483647) % $2]),
                 1, true, 'broadcast', now() + interval '30 days',
-                now() - make_interval(secs => ($1 - i)::float8 / 1000)
+                now() - make_interval(secs => ($1 - i)::float8 / 1000),
+                CASE (hashint4(i * 8 + 5) & 2147483647) % 20
+                    WHEN 0 THEN ARRAY['python'] WHEN 1 THEN ARRAY['rust', 'ops']
+                    WHEN 2 THEN ARRAY['k8s'] ELSE '{}' END
          FROM generate_series(1, $1::int) i, (SELECT $4::text[]) w(words)
          ON CONFLICT (id) DO NOTHING",
     )
@@ -470,6 +475,40 @@ pub async fn seed(pool: &PgPool, agents: usize, tasks: usize) -> Result<f64> {
             .await?;
     }
     Ok(start.elapsed().as_secs_f64())
+}
+
+/// Reads timed after the lifecycle, one at a time, on the seeded pool.
+const READ_SAMPLES: usize = 10;
+/// Capability tags of the tagged reader: each is on 5 % of the seeded tasks.
+const READER_TAGS: [&str; 2] = ["python", "ops"];
+
+/// Times what an agent browsing or taking work pays in a pool of this size:
+/// `GET /v1/tasks/available` for an agent without capability tags and one
+/// with [`READER_TAGS`], and blind pickups by the tagged one.
+async fn sample_reads(api: &Api, pool: &PgPool) -> Result<Samples> {
+    let readers = api
+        .register_many("bench-scale-reader", 2, 2, |_| serde_json::Value::Null)
+        .await?;
+    sqlx::query("UPDATE agents SET capability_tags = $2 WHERE id = $1")
+        .bind(&readers[1].id)
+        .bind(&READER_TAGS[..])
+        .execute(pool)
+        .await?;
+    let mut samples = Samples::default();
+    for _ in 0..READ_SAMPLES {
+        for (reader, name) in readers.iter().zip(["browse", "browse (capability tags)"]) {
+            let start = Instant::now();
+            api.send(Method::GET, "/v1/tasks/available", Some(&reader.key), Null)
+                .await?
+                .check(StatusCode::OK)?;
+            samples.add(name, start.elapsed());
+        }
+        let start = Instant::now();
+        api.post("/v1/tasks/pickup", &readers[1].key, Null, StatusCode::OK)
+            .await?;
+        samples.add("blind pickup (capability tags)", start.elapsed());
+    }
+    Ok(samples)
 }
 
 /// Seeds one level, then runs the lifecycle at `concurrency` for `seconds`
@@ -527,10 +566,11 @@ pub async fn run(
             anyhow::Ok(samples)
         })
     };
-    let life = lifecycle::run_with_need(api, concurrency, seconds, None, need).await?;
+    let life = lifecycle::run_with_need(api.clone(), concurrency, seconds, None, need).await?;
     let routing = sampler.await??;
     let mut samples = life.samples;
     samples.merge(routing);
+    samples.merge(sample_reads(&api, pool).await?);
     let routed = samples.count("routing");
     Ok(Outcome {
         per_sec: life.per_sec,
