@@ -316,6 +316,12 @@ const TASK_TERMS: &str = "task_terms_lower(c.tags || c.extracted_tags)";
 /// open (a query says so for the planner to use that index).
 const HAS_TERMS: &str = "(c.tags <> '{}' OR c.extracted_tags <> '{}')";
 
+/// Task `c` shares a capability tag with the caller ($2), in a form the
+/// planner answers from `tasks_open_pool_tags_idx`.
+fn shares_a_tag() -> String {
+    format!("{HAS_TERMS} AND {TASK_TERMS} && $2::text[]")
+}
+
 /// Overlap between task `c`'s tags and the caller's `tags` capability tags
 /// ($2, lower-cased and distinct): one containment test per capability tag,
 /// no subquery per task, so ranking many tasks stays cheap.
@@ -497,8 +503,8 @@ fn matched_or_sharing() -> String {
     format!(
         "c.id IN (SELECT m.task_id FROM task_matches m WHERE m.agent_id = $1
                   UNION ALL
-                  SELECT c.id FROM tasks c
-                  WHERE {OPEN_POOL} AND {HAS_TERMS} AND {TASK_TERMS} && $2::text[])"
+                  SELECT c.id FROM tasks c WHERE {OPEN_POOL} AND {})",
+        shares_a_tag()
     )
 }
 
@@ -601,7 +607,7 @@ pub async fn browse(
 ) -> Result<(Vec<ListedTask>, i64), sqlx::Error> {
     let overlap = tag_overlap(capability_tags.len());
     let (matched, filters) = (browse_matched(&overlap), browse_pool_filters());
-    let shares_a_tag = format!("{HAS_TERMS} AND {TASK_TERMS} && $2::text[]");
+    let shares = shares_a_tag();
     // A search may match almost nothing: walking the age index for a page of
     // matches could then visit every open task at random. "OFFSET 0" keeps
     // the planner from pulling the scan into the ordered query, so it reads
@@ -625,14 +631,14 @@ pub async fn browse(
             UNION ALL
             (SELECT s.id, 1, false, NULL::int, s.overlap, s.created_at
              FROM (SELECT c.id, {overlap} AS overlap, c.created_at FROM tasks c
-                   WHERE {pool} AND {shares_a_tag} ORDER BY 2 DESC, 3, 1) s
+                   WHERE {pool} AND {shares} ORDER BY 2 DESC, 3, 1) s
              JOIN tasks c ON c.id = s.id
              WHERE {filters}
              ORDER BY s.overlap DESC, s.created_at, s.id LIMIT $7)
             UNION ALL
             (SELECT r.id, 2, false, NULL::int, 0, r.created_at
              FROM (SELECT c.id, c.created_at FROM tasks c
-                   WHERE {pool} AND NOT ({shares_a_tag}) AND {filters}{scan_all}) r
+                   WHERE {pool} AND NOT ({shares}) AND {filters}{scan_all}) r
              ORDER BY r.created_at, r.id LIMIT $7)
          ) o
          JOIN tasks c ON c.id = o.id
@@ -654,11 +660,12 @@ pub async fn browse(
         .await?;
     let count = format!(
         "SELECT count(*) FROM (
-            (SELECT 1 FROM ({matched}) a LIMIT $5)
+            (SELECT 1 FROM ({}) a LIMIT $5)
             UNION ALL
             (SELECT 1 FROM (SELECT 1 FROM tasks c WHERE {pool} AND {filters}{scan_all}) r LIMIT $5)
             LIMIT $5
-         ) n"
+         ) n",
+        browse_matched("0")
     );
     let total = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
         .bind(worker_id)
